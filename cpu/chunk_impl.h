@@ -1,0 +1,92 @@
+/*
+ * chunk_impl.h - chunkers (internal interface, also used by tests and benches).
+ *
+ * Every chunker is written as one pure function
+ *
+ *     size_t find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+ *
+ * that looks at the bytes of one chunk starting at p (n of them are available;
+ * eof says whether the stream ends after them) and returns the chunk length if
+ * it is decided, or 0 if more bytes are needed. A decision may only use bytes
+ * from the chunk start on, so "the same cut point implies the same following
+ * cut points": that is what lets a stream be split into segments chunked in
+ * parallel and stitched back together (engine/src/pipeline.c), and what makes
+ * the streaming wrapper (ddx_chunker_*) give the same cut points whatever the
+ * feed sizes. A find function never returns 0 when eof is set or n >= max.
+ */
+#ifndef DDX_CHUNK_IMPL_H
+#define DDX_CHUNK_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ddx.h"
+
+#define DDX_RABIN_WINDOW 48
+
+/* Everything a find function needs, precomputed once from the parameters. */
+typedef struct ddx_chunk_cfg {
+    ddx_chunker_kind kind;
+    uint32_t min_size;  /* no chunk is shorter, except the last of a stream */
+    uint32_t avg_size;  /* target size (fixed: the block size) */
+    uint32_t max_size;  /* no chunk is longer */
+    int normalization;  /* fastcdc: 0..3 */
+    uint64_t seed;      /* fastcdc: xored into the gear table (0 = reference table) */
+    /* fastcdc */
+    uint64_t mask_s, mask_l, mask_s_ls, mask_l_ls;
+    uint64_t gear[256], gear_ls[256];
+    /* rabin / tttd: cut where fp % divisor == divisor - 1 */
+    uint64_t divisor;        /* avg - min */
+    uint64_t backup_divisor; /* tttd: divisor / 2 */
+    const uint64_t *rabin_push; /* [256]: shifted-out top byte -> reduction */
+    const uint64_t *rabin_pop;  /* [256]: byte leaving the window -> its contribution */
+    size_t (*find)(const struct ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+    const char *impl; /* implementation name for reports */
+} ddx_chunk_cfg;
+
+/* Validate parameters and fill cfg. Returns 0 or DDX_EINVAL; on error, if
+ * why is not NULL, *why names the violated rule ("min must be <= avg"). */
+int ddx_chunk_cfg_init(ddx_chunk_cfg *cfg, ddx_chunker_kind kind, uint32_t min, uint32_t avg,
+                       uint32_t max, int normalization, uint64_t seed, const char **why);
+
+size_t ddx_fixed_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+size_t ddx_rabin_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+size_t ddx_tttd_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+size_t ddx_fastcdc_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+
+/* The Gear table of the FastCDC reference code (chunk_gear_table.c). */
+extern const uint64_t ddx_fastcdc_gear[256];
+/* The masks of FastCDC 2020 by log2(size) (chunk_gear_table.c). */
+extern const uint64_t ddx_fastcdc_masks[26];
+
+/* Rabin: the irreducible polynomial of degree 63 and the fingerprint of a
+ * whole window computed the slow way (tests compare the rolling one to it). */
+#define DDX_RABIN_POLY 0xbfe6b8a5bf378d83ull
+uint64_t ddx_rabin_slow(const uint8_t *p, size_t n);
+/* Push one byte into a fingerprint (fp * x^8 + b mod P), slow and obvious. */
+uint64_t ddx_rabin_append_slow(uint64_t fp, uint8_t b);
+/* The rolling tables (built once, thread-safe). */
+void ddx_rabin_tables(const uint64_t **push, const uint64_t **pop);
+
+/* ---- streaming wrapper -------------------------------------------------
+ * Feed bytes in pieces of any size; get the absolute end offsets of chunks.
+ * Keeps at most max_size bytes of the undecided chunk. */
+typedef struct ddx_chunker {
+    const ddx_chunk_cfg *cfg;
+    uint64_t start;   /* absolute offset of the undecided chunk's first byte */
+    uint8_t *carry;   /* bytes of the undecided chunk fed so far (<= max) */
+    size_t carry_len;
+} ddx_chunker;
+
+int ddx_chunker_init(ddx_chunker *c, const ddx_chunk_cfg *cfg, uint64_t start);
+void ddx_chunker_free(ddx_chunker *c);
+/* Consume up to len bytes; writes cut offsets (chunk end, absolute) to cuts,
+ * at most cap of them; returns how many. *used gets the bytes consumed, which
+ * is less than len only if cap cuts were produced. */
+size_t ddx_chunker_feed(ddx_chunker *c, const uint8_t *buf, size_t len, uint64_t *cuts, size_t cap,
+                        size_t *used);
+/* End of stream: returns the cuts still pending (at most max/min + 1 of them,
+ * so cap >= 2 + max/min is always enough). */
+size_t ddx_chunker_finish(ddx_chunker *c, uint64_t *cuts, size_t cap);
+
+#endif

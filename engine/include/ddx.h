@@ -1,0 +1,219 @@
+/*
+ * ddx.h - the public interface of libddx, a deduplication engine.
+ *
+ * One header, one prefix (ddx_ / DDX_), opaque handles. Read it top to bottom:
+ * version -> errors -> constants -> the engine (create -> configure -> open ->
+ * feed -> finish -> statistics -> close).
+ *
+ * Threads. A ddx_engine owns a pool of worker threads (chunk, fingerprint and
+ * index stages). The handle itself is not thread-safe: one thread at a time
+ * calls ddx_engine_* on it. That thread is the reader stage: the bytes it
+ * passes to ddx_engine_feed() are copied into batch buffers and handed to the
+ * workers through bounded queues, so feed() blocks when the workers fall behind
+ * (backpressure, never unbounded memory).
+ *
+ * Streams. Data is deduplicated across everything fed to one engine, but it is
+ * chunked per stream: ddx_engine_stream_begin() starts a new stream (a file, a
+ * backup image) whose first chunk starts at its first byte. Chunk boundaries
+ * are a pure function of (chunker, parameters, stream bytes): they do not depend
+ * on how the bytes are split across feed() calls or on the number of threads.
+ *
+ * Errors. Every fallible function returns int: 0 on success, a positive errno
+ * value passed through from the operating system, or a negative DDX_E* code.
+ * ddx_strerror() explains both. An engine that returned an error from
+ * feed()/stream_end()/finish() is poisoned: later calls return the same error.
+ */
+#ifndef DDX_H
+#define DDX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DDX_NODISCARD __attribute__((warn_unused_result))
+#define DDX_API __attribute__((visibility("default")))
+#else
+#define DDX_NODISCARD
+#define DDX_API
+#endif
+
+/* ---- version ------------------------------------------------------------ */
+#define DDX_VERSION_MAJOR 0
+#define DDX_VERSION_MINOR 1
+#define DDX_VERSION_PATCH 0
+#define DDX_VERSION_NUMBER (DDX_VERSION_MAJOR * 10000 + DDX_VERSION_MINOR * 100 + DDX_VERSION_PATCH)
+
+/* The version of the library actually linked ("0.1.0"), and its number. */
+DDX_API const char *ddx_version_string(void);
+DDX_API unsigned ddx_version_number(void);
+
+/* ---- errors ------------------------------------------------------------- */
+/* Library codes: one pinned negative block. Positive values are errno. */
+enum {
+    DDX_OK = 0,
+    DDX_EINVAL = -30001,    /* an argument or parameter is out of range */
+    DDX_ESTATE = -30002,    /* call not allowed in the handle's current state */
+    DDX_ENOMEM = -30003,    /* allocation failed */
+    DDX_ETHREAD = -30004,   /* a worker thread could not be created */
+    DDX_EHASH = -30005,     /* the fingerprint provider (OpenSSL) failed */
+    DDX_EUNSUPP = -30006,   /* the requested implementation is not available */
+    DDX_ECORRUPT = -30007,  /* input failed an integrity check */
+    DDX_EFULL = -30008,     /* a fixed-capacity structure is full */
+};
+
+/* A static, human-readable string for a ddx_* return value (never NULL). */
+DDX_API const char *ddx_strerror(int err);
+
+/* ---- constants ---------------------------------------------------------- */
+typedef enum ddx_chunker_kind {
+    DDX_CHUNKER_FIXED = 0,   /* fixed-size blocks of avg bytes */
+    DDX_CHUNKER_RABIN = 1,   /* Rabin fingerprint over a 48-byte window */
+    DDX_CHUNKER_TTTD = 2,    /* two thresholds, two divisors (HP Labs TR 2005-30) */
+    DDX_CHUNKER_FASTCDC = 3, /* FastCDC 2020: Gear hash, normalized chunking */
+} ddx_chunker_kind;
+
+typedef enum ddx_hash_kind {
+    DDX_HASH_SHA1 = 0,   /* 20-byte digests */
+    DDX_HASH_SHA256 = 1, /* 32-byte digests */
+} ddx_hash_kind;
+
+#define DDX_FP_MAX 32 /* the largest fingerprint, in bytes */
+
+/* Parameter limits (bytes). min <= avg <= max is also required; for
+ * rabin and tttd avg - min >= 64 (avg - min is their divisor). */
+#define DDX_CHUNK_MIN_LIMIT 64u
+#define DDX_CHUNK_MAX_LIMIT (64u << 20)
+
+/* Names <-> values, for front ends. *_from_name returns DDX_EINVAL if unknown. */
+DDX_API const char *ddx_chunker_name(ddx_chunker_kind kind);
+DDX_API const char *ddx_hash_name(ddx_hash_kind kind);
+DDX_API DDX_NODISCARD int ddx_chunker_from_name(const char *name, ddx_chunker_kind *out);
+DDX_API DDX_NODISCARD int ddx_hash_from_name(const char *name, ddx_hash_kind *out);
+/* Bytes in a digest of this kind (20 or 32). */
+DDX_API size_t ddx_hash_size(ddx_hash_kind kind);
+
+/* ---- engine ------------------------------------------------------------- */
+typedef struct ddx_engine ddx_engine;
+
+/* One chunk, as reported to a chunk callback. */
+typedef struct ddx_chunk {
+    uint64_t stream;          /* stream number, 0-based, in begin order */
+    uint64_t offset;          /* byte offset of the chunk within its stream */
+    uint32_t length;          /* chunk length in bytes */
+    uint32_t is_new;          /* 1 if this fingerprint was new to the index */
+    uint8_t fp[DDX_FP_MAX];   /* fingerprint; ddx_hash_size() bytes are valid */
+} ddx_chunk;
+
+/* Called once per chunk from worker threads, concurrently and in no particular
+ * order; (stream, offset) identify the chunk. It must be thread-safe and fast:
+ * it runs inside the index stage. */
+typedef void (*ddx_chunk_fn)(void *ctx, const ddx_chunk *chunk);
+
+/* Create an engine with defaults: fastcdc 2 KiB/8 KiB/64 KiB, normalization 1,
+ * sha256, one worker per core. Configure it, then ddx_engine_open(). */
+DDX_API DDX_NODISCARD int ddx_engine_create(ddx_engine **out);
+
+/* Configuration: only before ddx_engine_open(). min/avg/max in bytes; for the
+ * fixed chunker only avg is used (min and max may be 0). */
+DDX_API DDX_NODISCARD int ddx_engine_set_chunker(ddx_engine *e, ddx_chunker_kind kind, uint32_t min,
+                                                 uint32_t avg, uint32_t max);
+/* FastCDC normalization level 0..3 (default 1, as fastcdc-rs and pyfastcdc). */
+DDX_API DDX_NODISCARD int ddx_engine_set_normalization(ddx_engine *e, int level);
+DDX_API DDX_NODISCARD int ddx_engine_set_hash(ddx_engine *e, ddx_hash_kind kind);
+/* Worker threads; 0 means one per core (hwloc). */
+DDX_API DDX_NODISCARD int ddx_engine_set_threads(ddx_engine *e, unsigned threads);
+/* Bytes per batch handed to a worker (default 4 MiB; rounded to a multiple of
+ * the fixed chunk size for the fixed chunker). Tests use small batches to make
+ * every chunk cross batch edges. */
+DDX_API DDX_NODISCARD int ddx_engine_set_batch_size(ddx_engine *e, size_t bytes);
+/* Pin workers to cores with hwloc (default on). */
+DDX_API DDX_NODISCARD int ddx_engine_set_pinning(ddx_engine *e, int on);
+DDX_API DDX_NODISCARD int ddx_engine_set_chunk_callback(ddx_engine *e, ddx_chunk_fn fn, void *ctx);
+/* Expected number of unique chunks, to size the index up front (it grows
+ * anyway; 0 = a small default). */
+DDX_API DDX_NODISCARD int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks);
+
+/* Validate the configuration and start the workers. */
+DDX_API DDX_NODISCARD int ddx_engine_open(ddx_engine *e);
+
+/* Streams: begin, feed any number of times, end. */
+DDX_API DDX_NODISCARD int ddx_engine_stream_begin(ddx_engine *e);
+DDX_API DDX_NODISCARD int ddx_engine_feed(ddx_engine *e, const void *buf, size_t len);
+/* Read fd to end of file into the current stream (the reader stage reads
+ * straight into batch buffers, without an extra copy). */
+DDX_API DDX_NODISCARD int ddx_engine_feed_fd(ddx_engine *e, int fd);
+DDX_API DDX_NODISCARD int ddx_engine_stream_end(ddx_engine *e);
+
+/* Wait until every fed byte is chunked, fingerprinted and indexed. Statistics
+ * are complete only after this returns 0. More streams may follow. */
+DDX_API DDX_NODISCARD int ddx_engine_finish(ddx_engine *e);
+
+/* Pipeline stages, for per-stage timing. */
+typedef enum ddx_stage {
+    DDX_STAGE_READ = 0,  /* reader: read(2)/copy into batch buffers */
+    DDX_STAGE_CHUNK,     /* cut points within each batch */
+    DDX_STAGE_STITCH,    /* resynchronising cut points across batch edges */
+    DDX_STAGE_HASH,      /* fingerprints */
+    DDX_STAGE_INDEX,     /* index insert-or-lookup */
+    DDX_STAGE_COUNT
+} ddx_stage;
+
+DDX_API const char *ddx_stage_name(ddx_stage stage);
+
+typedef struct ddx_stage_stats {
+    double wall_s;   /* summed over threads: wall time spent in the stage */
+    double cpu_s;    /* summed over threads: thread CPU time spent in the stage */
+    uint64_t bytes;  /* bytes that passed through the stage */
+    uint64_t items;  /* batches (read, chunk, stitch) or chunks (hash, index) */
+} ddx_stage_stats;
+
+typedef struct ddx_stats {
+    uint64_t streams;         /* streams begun */
+    uint64_t logical_bytes;   /* bytes fed */
+    uint64_t unique_bytes;    /* bytes in chunks whose fingerprint was new */
+    uint64_t chunks;          /* chunks cut */
+    uint64_t unique_chunks;   /* chunks whose fingerprint was new */
+    uint64_t chunk_min;       /* smallest chunk (0 if no chunk) */
+    uint64_t chunk_max;       /* largest chunk */
+    double chunk_mean;        /* mean chunk length */
+    double chunk_stddev;      /* population standard deviation of chunk length */
+    double dedup_ratio;       /* logical_bytes / unique_bytes (1 if empty) */
+    uint64_t index_entries;   /* entries in the fingerprint index */
+    uint64_t index_bytes;     /* memory held by the index table */
+    double index_bytes_per_entry;
+    uint64_t index_grows;     /* times the index table was doubled */
+    double wall_s;            /* open -> last finish, wall clock */
+    double cpu_s;             /* process CPU time (user + system) over the same span */
+    double read_wait_s;       /* reader time blocked on full queues (backpressure) */
+    unsigned threads;         /* worker threads */
+    size_t batch_size;        /* bytes per batch */
+    uint64_t batches;         /* batches processed */
+    ddx_stage_stats stage[DDX_STAGE_COUNT];
+} ddx_stats;
+
+/* Statistics so far; complete after ddx_engine_finish(). Call it from the
+ * thread that owns the handle; other threads use ddx_engine_progress(). */
+DDX_API DDX_NODISCARD int ddx_engine_get_stats(ddx_engine *e, ddx_stats *out);
+/* Bytes fed and bytes fully processed so far, for progress lines; any thread. */
+DDX_API void ddx_engine_progress(ddx_engine *e, uint64_t *fed, uint64_t *done);
+
+/* Implementations in use ("fastcdc2020-scalar", "openssl-evp") and the
+ * backend ("cpu"). Valid until close. */
+DDX_API const char *ddx_engine_chunker_impl(const ddx_engine *e);
+DDX_API const char *ddx_engine_hash_impl(const ddx_engine *e);
+DDX_API const char *ddx_engine_backend(const ddx_engine *e);
+/* A line describing where worker i runs ("worker 0: core 0 (PU 0)"), for -v. */
+DDX_API DDX_NODISCARD int ddx_engine_worker_binding(const ddx_engine *e, unsigned i, char *buf,
+                                                    size_t len);
+
+/* Stop the workers and free everything. Accepts NULL. */
+DDX_API void ddx_engine_close(ddx_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DDX_H */

@@ -1,0 +1,1014 @@
+/*
+ * pipeline.c - the ingest engine: read -> chunk -> stitch -> hash -> index.
+ *
+ * Design. The caller's thread is the reader: it copies (or read(2)s) a stream
+ * into fixed-size batch buffers and pushes them down a bounded queue (a
+ * Concurrency Kit ring plus a counting semaphore, so an idle stage sleeps
+ * instead of spinning on a 2-core machine). N workers, pinned one per core
+ * with hwloc, take batches in any order and do the expensive work in
+ * parallel: each chunks its batch *as if a chunk started at the batch's first
+ * byte* (the "local chain") and fingerprints every local chunk.
+ *
+ * Resynchronisation. The local chain of batch k is usually wrong for its
+ * first chunk or two: the true chain arrives from batch k-1 with a chunk that
+ * crosses the edge. But every chunker here decides a cut from the chunk's own
+ * bytes only (cpu/chunk_impl.h), so once the true chain lands on any cut of
+ * the local chain, the two continue identically. The stitcher, which handles
+ * batches strictly in sequence order, runs the true chain from the last true
+ * cut of batch k-1 until it meets a local cut of batch k, fingerprints the
+ * few chunks it made on the way (they are the only ones hashed serially), and
+ * accepts the rest of the local chain. Data with no cut points at all (long
+ * zero runs, all chunks max-sized) may never meet the local chain; then the
+ * stitcher chunks and hashes that batch itself. Correct, but serial: see
+ * docs/design.md.
+ *
+ * Stitching is serialised by a try-lock: the worker that completes batch k
+ * stitches every batch that is ready in order, releases the lock, then does
+ * the index inserts for them outside it. Nobody waits for the lock: if it is
+ * taken, the holder will see our batch (the re-check after unlock closes the
+ * race). Batch buffers return to the free queue when both their own index
+ * stage and the stitching of the next batch (which reads their tail) are done.
+ */
+#include <errno.h>
+#include <hwloc.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ck_ring.h>
+#include <ck_spinlock.h>
+
+#include "chunk_impl.h"
+#include "ddx.h"
+#include "hash_impl.h"
+#include "index.h"
+
+#define DEFAULT_BATCH (4u << 20)
+
+typedef struct batch {
+    uint64_t seq;    /* global order of submission = order of stitching */
+    uint64_t stream; /* stream number */
+    uint64_t base;   /* logical offset of the stream's byte 0 (chunk locations) */
+    uint64_t off;    /* stream offset of data[0] */
+    size_t len;
+    int first, last; /* first / last batch of its stream */
+    uint8_t *data;   /* batch_size bytes */
+    /* local chain: chunk j spans [P(j), P(j+1)), P(0) = off, P(j+1) = cuts[j] */
+    uint64_t *cuts;
+    size_t ncuts;
+    uint8_t *fps;       /* fingerprint of local chunk j at j * fp_size */
+    int fp0_done;       /* local chunk 0 hashed (skipped unless first: rarely true) */
+    size_t accept_from; /* stitch result: local chunks >= this are true chunks */
+    /* chunks the stitcher made itself (crossing the edge, or before sync) */
+    size_t nst, st_cap;
+    uint64_t *st_off;
+    uint32_t *st_len;
+    uint8_t *st_fps;
+    _Atomic int refs; /* index stage + next batch's stitch; 0 -> free queue */
+    struct batch *next_done; /* list of batches a worker stitched */
+} batch;
+
+typedef struct worker {
+    struct ddx_engine *e;
+    unsigned id;
+    pthread_t th;
+    int started;
+    ddx_hasher h;
+    ddx_index_thread it;
+    char binding[160];
+    /* statistics: written by this worker only, read by anyone (relaxed) */
+    _Atomic uint64_t ns_wall[DDX_STAGE_COUNT], ns_cpu[DDX_STAGE_COUNT];
+    _Atomic uint64_t st_bytes[DDX_STAGE_COUNT], st_items[DDX_STAGE_COUNT];
+    _Atomic uint64_t chunks, sum, min, max, sumsq_lo, sumsq_hi, uniq, uniq_bytes;
+} __attribute__((aligned(64))) worker;
+
+struct ddx_engine {
+    /* configuration */
+    ddx_chunker_kind ck;
+    uint32_t min, avg, max;
+    int norm;
+    ddx_hash_kind hk;
+    unsigned threads;
+    size_t batch_size;
+    int pin;
+    ddx_chunk_fn cb;
+    void *cb_ctx;
+    uint64_t index_hint;
+    int opened;
+
+    ddx_chunk_cfg ccfg;
+    size_t fp_size;
+    ddx_index *index;
+    hwloc_topology_t topo;
+
+    /* batches and queues */
+    batch *batches;
+    unsigned nbatches;
+    struct ck_ring free_ring, work_ring;
+    ck_ring_buffer_t *free_buf, *work_buf;
+    sem_t free_sem, work_sem;
+    int sems;
+    batch stop; /* sentinel telling a worker to exit */
+
+    /* reader state (caller's thread only) */
+    batch *cur;
+    int in_stream;
+    uint64_t next_stream, cur_stream, stream_off, stream_base;
+    uint64_t next_seq;
+    uint64_t submitted;
+    _Atomic uint64_t fed;
+    uint64_t read_ns_wall, read_ns_cpu, read_wait_ns, read_items;
+    _Atomic uint64_t read_bytes;
+
+    /* stitcher (under stitch_lock, in seq order) */
+    ck_spinlock_t stitch_lock;
+    _Atomic uint64_t stitch_next;
+    _Atomic(batch *) *pending; /* [nbatches]: ready batch with seq s at s % nbatches */
+    batch *tail_batch;         /* holds the true chain's undecided chunk start */
+    uint64_t tail_pos;         /* stream offset of that start */
+    uint8_t *sbuf;             /* 2 * max: a chunk crossing a batch edge */
+
+    /* completion */
+    pthread_mutex_t done_mu;
+    pthread_cond_t done_cv;
+    uint64_t done_batches;
+    unsigned workers_up; /* started, pinned and registered with the index */
+    _Atomic uint64_t done_bytes;
+    _Atomic int err;
+
+    worker *w;
+    struct timespec t0, t1;
+    struct rusage ru0, ru1;
+    int finished_once;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static uint64_t now_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+typedef struct stopwatch {
+    uint64_t wall, cpu;
+} stopwatch;
+
+static stopwatch sw_start(void)
+{
+    stopwatch s = {now_ns(CLOCK_MONOTONIC), now_ns(CLOCK_THREAD_CPUTIME_ID)};
+    return s;
+}
+
+static void add_relaxed(_Atomic uint64_t *a, uint64_t v)
+{
+    /* single writer: a plain load + store is enough and avoids a locked op */
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+static void sw_stop(worker *w, ddx_stage st, stopwatch s, uint64_t bytes, uint64_t items)
+{
+    add_relaxed(&w->ns_wall[st], now_ns(CLOCK_MONOTONIC) - s.wall);
+    add_relaxed(&w->ns_cpu[st], now_ns(CLOCK_THREAD_CPUTIME_ID) - s.cpu);
+    add_relaxed(&w->st_bytes[st], bytes);
+    add_relaxed(&w->st_items[st], items);
+}
+
+static void set_err(ddx_engine *e, int rc)
+{
+    int zero = 0;
+    if (rc)
+        atomic_compare_exchange_strong(&e->err, &zero, rc);
+}
+
+static size_t cuts_capacity(const ddx_engine *e)
+{
+    /* FastCDC may cut at (min & ~1) = min - 1 when min is odd */
+    size_t m = e->ccfg.min_size > 1 ? e->ccfg.min_size - 1 : 1;
+    return e->batch_size / m + 2;
+}
+
+/* ---- configuration ---------------------------------------------------------- */
+
+int ddx_engine_create(ddx_engine **out)
+{
+    if (!out)
+        return DDX_EINVAL;
+    ddx_engine *e = calloc(1, sizeof *e);
+    if (!(*out = e))
+        return DDX_ENOMEM;
+    e->ck = DDX_CHUNKER_FASTCDC;
+    e->min = 2048;
+    e->avg = 8192;
+    e->max = 65536;
+    e->norm = 1;
+    e->hk = DDX_HASH_SHA256;
+    e->batch_size = DEFAULT_BATCH;
+    e->pin = 1;
+    return 0;
+}
+
+#define CONFIG_GUARD(e)                                                                            \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            return DDX_EINVAL;                                                                     \
+        if ((e)->opened)                                                                           \
+            return DDX_ESTATE;                                                                     \
+    } while (0)
+
+int ddx_engine_set_chunker(ddx_engine *e, ddx_chunker_kind kind, uint32_t min, uint32_t avg,
+                           uint32_t max)
+{
+    CONFIG_GUARD(e);
+    ddx_chunk_cfg tmp;
+    int rc = ddx_chunk_cfg_init(&tmp, kind, min, avg, max, e->norm, 0, NULL);
+    if (rc)
+        return rc;
+    e->ck = kind;
+    e->min = min;
+    e->avg = avg;
+    e->max = max;
+    return 0;
+}
+
+int ddx_engine_set_normalization(ddx_engine *e, int level)
+{
+    CONFIG_GUARD(e);
+    if (level < 0 || level > 3)
+        return DDX_EINVAL;
+    e->norm = level;
+    return 0;
+}
+
+int ddx_engine_set_hash(ddx_engine *e, ddx_hash_kind kind)
+{
+    CONFIG_GUARD(e);
+    if (kind != DDX_HASH_SHA1 && kind != DDX_HASH_SHA256)
+        return DDX_EINVAL;
+    e->hk = kind;
+    return 0;
+}
+
+int ddx_engine_set_threads(ddx_engine *e, unsigned threads)
+{
+    CONFIG_GUARD(e);
+    if (threads > 1024)
+        return DDX_EINVAL;
+    e->threads = threads;
+    return 0;
+}
+
+int ddx_engine_set_batch_size(ddx_engine *e, size_t bytes)
+{
+    CONFIG_GUARD(e);
+    if (bytes < 4096 || bytes > (1ull << 32))
+        return DDX_EINVAL;
+    e->batch_size = bytes;
+    return 0;
+}
+
+int ddx_engine_set_pinning(ddx_engine *e, int on)
+{
+    CONFIG_GUARD(e);
+    e->pin = !!on;
+    return 0;
+}
+
+int ddx_engine_set_chunk_callback(ddx_engine *e, ddx_chunk_fn fn, void *ctx)
+{
+    CONFIG_GUARD(e);
+    e->cb = fn;
+    e->cb_ctx = ctx;
+    return 0;
+}
+
+int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks)
+{
+    CONFIG_GUARD(e);
+    e->index_hint = chunks;
+    return 0;
+}
+
+/* ---- batches ---------------------------------------------------------------- */
+
+static void batch_release(ddx_engine *e, batch *b)
+{
+    /* acq_rel: the last owner sees every write the other owner made */
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+        while (!ck_ring_enqueue_mpmc(&e->free_ring, e->free_buf, b))
+            ck_pr_stall(); /* cannot stay full: it holds every batch at most once */
+        sem_post(&e->free_sem);
+    }
+}
+
+static int st_push(batch *b, uint64_t off, uint32_t len, size_t fp_size)
+{
+    if (b->nst == b->st_cap) {
+        size_t nc = b->st_cap ? b->st_cap * 2 : 16;
+        uint64_t *o = realloc(b->st_off, nc * sizeof *o);
+        if (o)
+            b->st_off = o;
+        uint32_t *l = realloc(b->st_len, nc * sizeof *l);
+        if (l)
+            b->st_len = l;
+        uint8_t *f = realloc(b->st_fps, nc * fp_size);
+        if (f)
+            b->st_fps = f;
+        if (!o || !l || !f)
+            return DDX_ENOMEM;
+        b->st_cap = nc;
+    }
+    b->st_off[b->nst] = off;
+    b->st_len[b->nst] = len;
+    b->nst++;
+    return 0;
+}
+
+/* ---- worker stages -------------------------------------------------------- */
+
+static void local_chunk(worker *w, batch *b)
+{
+    ddx_engine *e = w->e;
+    stopwatch s = sw_start();
+    size_t pos = 0, n = 0;
+    while (pos < b->len) {
+        size_t l = e->ccfg.find(&e->ccfg, b->data + pos, b->len - pos, b->last);
+        if (!l)
+            break;
+        pos += l;
+        b->cuts[n++] = b->off + pos;
+    }
+    b->ncuts = n;
+    sw_stop(w, DDX_STAGE_CHUNK, s, b->len, 1);
+}
+
+static void local_hash(worker *w, batch *b)
+{
+    ddx_engine *e = w->e;
+    stopwatch s = sw_start();
+    uint64_t bytes = 0;
+    /* Local chunk 0 is a true chunk only if the true chain cuts exactly at
+     * the batch start; the stitcher hashes it in that rare case. */
+    size_t j0 = b->first ? 0 : 1;
+    b->fp0_done = b->first;
+    for (size_t j = j0; j < b->ncuts; j++) {
+        uint64_t st = j ? b->cuts[j - 1] : b->off;
+        size_t len = (size_t)(b->cuts[j] - st);
+        set_err(e, ddx_hash(&w->h, b->data + (st - b->off), len, b->fps + j * e->fp_size));
+        bytes += len;
+    }
+    sw_stop(w, DDX_STAGE_HASH, s, bytes, b->ncuts - (b->ncuts ? j0 : 0));
+}
+
+static inline uint64_t local_point(const batch *b, size_t m)
+{
+    return m ? b->cuts[m - 1] : b->off;
+}
+
+/* Run the true chain into batch b (see the top of the file). */
+static void stitch(worker *w, batch *b)
+{
+    ddx_engine *e = w->e;
+    const ddx_chunk_cfg *cc = &e->ccfg;
+    size_t fs = e->fp_size;
+    stopwatch sw = sw_start();
+    uint64_t hashed = 0;
+    b->nst = 0;
+    if (b->first) {
+        b->accept_from = 0;
+        goto tail;
+    }
+    batch *prev = e->tail_batch;
+    uint64_t s = e->tail_pos;
+    uint64_t end = b->off + b->len;
+
+    /* Phase A: chunks that start in prev's tail (< max bytes) and cross the
+     * edge, decided on a copy of tail + the first max bytes of b. */
+    if (s < b->off) {
+        size_t tlen = (size_t)(b->off - s);
+        size_t take = b->len < cc->max_size ? b->len : cc->max_size;
+        memcpy(e->sbuf, prev->data + (s - prev->off), tlen);
+        memcpy(e->sbuf + tlen, b->data, take);
+        size_t sn = tlen + take;
+        int seof = b->last && take == b->len;
+        while (s < b->off) {
+            size_t rel = (size_t)(s - (b->off - tlen));
+            size_t l = cc->find(cc, e->sbuf + rel, sn - rel, seof);
+            if (!l || st_push(b, s, (uint32_t)l, fs)) {
+                set_err(e, l ? DDX_ENOMEM : DDX_ECORRUPT); /* !l: broken invariant */
+                s = b->off;
+                break;
+            }
+            set_err(e, ddx_hash(&w->h, e->sbuf + rel, l, b->st_fps + (b->nst - 1) * fs));
+            hashed += l;
+            s += l;
+        }
+    }
+    batch_release(e, prev); /* its tail is no longer needed */
+
+    /* Phase B: chunk in place until the true chain lands on a local cut. */
+    size_t m = 0;
+    for (;;) {
+        while (m <= b->ncuts && local_point(b, m) < s)
+            m++;
+        if (m <= b->ncuts && local_point(b, m) == s)
+            break; /* synchronised */
+        size_t l = s < end ? cc->find(cc, b->data + (s - b->off), (size_t)(end - s), b->last) : 0;
+        if (!l) {
+            /* undecided before the end of b: b's tail carries the true chain */
+            b->accept_from = b->ncuts;
+            e->tail_batch = b;
+            e->tail_pos = s;
+            goto out;
+        }
+        if (st_push(b, s, (uint32_t)l, fs)) {
+            set_err(e, DDX_ENOMEM);
+            b->accept_from = b->ncuts;
+            goto out;
+        }
+        set_err(e, ddx_hash(&w->h, b->data + (s - b->off), l, b->st_fps + (b->nst - 1) * fs));
+        hashed += l;
+        s += l;
+    }
+    b->accept_from = m;
+    if (m == 0 && b->ncuts > 0 && !b->fp0_done) {
+        set_err(e, ddx_hash(&w->h, b->data, (size_t)(b->cuts[0] - b->off), b->fps));
+        hashed += b->cuts[0] - b->off;
+    }
+tail:
+    if (b->last) {
+        e->tail_batch = NULL;
+    } else {
+        e->tail_batch = b;
+        e->tail_pos = local_point(b, b->ncuts);
+    }
+out:
+    sw_stop(w, DDX_STAGE_STITCH, sw, hashed, 1);
+}
+
+static void index_batch(worker *w, batch *b)
+{
+    ddx_engine *e = w->e;
+    size_t fs = e->fp_size;
+    stopwatch sw = sw_start();
+    uint64_t n = 0, sum = 0, mn = UINT64_MAX, mx = 0, uniq = 0, ubytes = 0;
+    unsigned __int128 sq = 0;
+    size_t total = b->nst + (b->ncuts - b->accept_from);
+    ddx_index_enter(e->index, &w->it);
+    for (size_t k = 0; k < total; k++) {
+        uint64_t off;
+        uint32_t len;
+        const uint8_t *fp;
+        if (k < b->nst) {
+            off = b->st_off[k];
+            len = b->st_len[k];
+            fp = b->st_fps + k * fs;
+        } else {
+            size_t j = b->accept_from + (k - b->nst);
+            off = local_point(b, j);
+            len = (uint32_t)(b->cuts[j] - off);
+            fp = b->fps + j * fs;
+        }
+        uint64_t existing;
+        int r;
+        while ((r = ddx_index_insert(e->index, fp, b->base + off, &existing)) == DDX_EFULL) {
+            ddx_index_leave(e->index, &w->it);
+            set_err(e, ddx_index_grow(e->index));
+            ddx_index_enter(e->index, &w->it);
+            if (atomic_load(&e->err))
+                break;
+        }
+        if (r == 1) {
+            uniq++;
+            ubytes += len;
+        }
+        n++;
+        sum += len;
+        sq += (unsigned __int128)len * len;
+        mn = len < mn ? len : mn;
+        mx = len > mx ? len : mx;
+        if (e->cb) {
+            ddx_chunk c = {b->stream, off, len, r == 1, {0}};
+            memcpy(c.fp, fp, fs);
+            e->cb(e->cb_ctx, &c);
+        }
+    }
+    ddx_index_leave(e->index, &w->it);
+    if (ddx_index_wants_grow(e->index))
+        set_err(e, ddx_index_grow(e->index));
+
+    add_relaxed(&w->chunks, n);
+    add_relaxed(&w->sum, sum);
+    unsigned __int128 tot = ((unsigned __int128)atomic_load(&w->sumsq_hi) << 64) |
+                            atomic_load(&w->sumsq_lo);
+    tot += sq;
+    atomic_store_explicit(&w->sumsq_lo, (uint64_t)tot, memory_order_relaxed);
+    atomic_store_explicit(&w->sumsq_hi, (uint64_t)(tot >> 64), memory_order_relaxed);
+    if (n && mn < atomic_load_explicit(&w->min, memory_order_relaxed))
+        atomic_store_explicit(&w->min, mn, memory_order_relaxed);
+    if (mx > atomic_load_explicit(&w->max, memory_order_relaxed))
+        atomic_store_explicit(&w->max, mx, memory_order_relaxed);
+    add_relaxed(&w->uniq, uniq);
+    add_relaxed(&w->uniq_bytes, ubytes);
+    sw_stop(w, DDX_STAGE_INDEX, sw, b->len, n);
+}
+
+static void complete(ddx_engine *e, batch *b)
+{
+    size_t len = b->len;
+    batch_release(e, b);
+    atomic_fetch_add_explicit(&e->done_bytes, len, memory_order_relaxed);
+    pthread_mutex_lock(&e->done_mu);
+    e->done_batches++;
+    pthread_cond_broadcast(&e->done_cv);
+    pthread_mutex_unlock(&e->done_mu);
+}
+
+static batch *ready_next(ddx_engine *e)
+{
+    uint64_t seq = atomic_load(&e->stitch_next);
+    batch *b = atomic_load_explicit(&e->pending[seq % e->nbatches], memory_order_acquire);
+    return b && b->seq == seq ? b : NULL;
+}
+
+static void try_stitch(worker *w)
+{
+    ddx_engine *e = w->e;
+    for (;;) {
+        if (!ck_spinlock_trylock(&e->stitch_lock))
+            return; /* the holder re-checks after unlocking and will see ours */
+        batch *head = NULL, **tailp = &head, *b;
+        while ((b = ready_next(e)) != NULL) {
+            atomic_store(&e->pending[b->seq % e->nbatches], NULL);
+            stitch(w, b);
+            atomic_store(&e->stitch_next, b->seq + 1);
+            b->next_done = NULL;
+            *tailp = b;
+            tailp = &b->next_done;
+        }
+        ck_spinlock_unlock(&e->stitch_lock);
+        while (head) {
+            b = head;
+            head = b->next_done;
+            index_batch(w, b);
+            complete(e, b);
+        }
+        /* seq_cst load after unlock: pairs with the publisher's seq_cst store
+         * before its trylock, so one of us always sees the other's batch */
+        if (!ready_next(e))
+            return;
+    }
+}
+
+static void pin_self(worker *w)
+{
+    ddx_engine *e = w->e;
+    int ncores = hwloc_get_nbobjs_by_type(e->topo, HWLOC_OBJ_CORE);
+    if (ncores <= 0) {
+        snprintf(w->binding, sizeof w->binding, "worker %u: not pinned (no core topology)", w->id);
+        return;
+    }
+    hwloc_obj_t core = hwloc_get_obj_by_type(e->topo, HWLOC_OBJ_CORE, w->id % (unsigned)ncores);
+    char pus[64];
+    hwloc_bitmap_list_snprintf(pus, sizeof pus, core->cpuset);
+    if (hwloc_set_cpubind(e->topo, core->cpuset, HWLOC_CPUBIND_THREAD) == 0)
+        snprintf(w->binding, sizeof w->binding, "worker %u: core L#%u (PU %s)", w->id,
+                 core->logical_index, pus);
+    else
+        snprintf(w->binding, sizeof w->binding, "worker %u: binding to core L#%u failed: %s",
+                 w->id, core->logical_index, strerror(errno));
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    ddx_engine *e = w->e;
+    if (e->pin)
+        pin_self(w);
+    else
+        snprintf(w->binding, sizeof w->binding, "worker %u: not pinned (--no-pin)", w->id);
+    ddx_index_register(e->index, &w->it);
+    pthread_mutex_lock(&e->done_mu);
+    e->workers_up++;
+    pthread_cond_broadcast(&e->done_cv);
+    pthread_mutex_unlock(&e->done_mu);
+    for (;;) {
+        while (sem_wait(&e->work_sem) != 0)
+            ;
+        void *p;
+        while (!ck_ring_dequeue_mpmc(&e->work_ring, e->work_buf, &p))
+            ck_pr_stall(); /* the semaphore said one is there */
+        batch *b = p;
+        if (b == &e->stop)
+            break;
+        local_chunk(w, b);
+        local_hash(w, b);
+        atomic_store_explicit(&e->pending[b->seq % e->nbatches], b, memory_order_seq_cst);
+        try_stitch(w);
+    }
+    ddx_index_unregister(e->index, &w->it);
+    return NULL;
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static unsigned next_pow2(unsigned v)
+{
+    unsigned p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+int ddx_engine_open(ddx_engine *e)
+{
+    CONFIG_GUARD(e);
+    int rc = ddx_chunk_cfg_init(&e->ccfg, e->ck, e->min, e->avg, e->max, e->norm, 0, NULL);
+    if (rc)
+        return rc;
+    e->fp_size = ddx_hash_size(e->hk);
+    if (e->ccfg.max_size * 2 > e->batch_size)
+        e->batch_size = (size_t)e->ccfg.max_size * 2; /* a chunk spans at most 2 batches */
+    if (e->ck == DDX_CHUNKER_FIXED) /* batch edges on block edges: local chain = true chain */
+        e->batch_size = (e->batch_size + e->avg - 1) / e->avg * e->avg;
+
+    if (hwloc_topology_init(&e->topo) || hwloc_topology_load(e->topo)) {
+        return DDX_EUNSUPP;
+    }
+    if (!e->threads) {
+        int n = hwloc_get_nbobjs_by_type(e->topo, HWLOC_OBJ_CORE);
+        if (n <= 0)
+            n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        e->threads = n > 0 ? (unsigned)n : 1;
+    }
+    rc = ddx_index_create(&e->index, e->fp_size, e->index_hint);
+    if (rc)
+        return rc;
+
+    e->nbatches = e->threads * 2 + 2;
+    unsigned rsz = next_pow2(e->nbatches + e->threads + 2) * 2;
+    e->batches = calloc(e->nbatches, sizeof *e->batches);
+    e->free_buf = calloc(rsz, sizeof *e->free_buf);
+    e->work_buf = calloc(rsz, sizeof *e->work_buf);
+    e->pending = calloc(e->nbatches, sizeof *e->pending);
+    e->sbuf = malloc((size_t)e->ccfg.max_size * 2);
+    e->w = aligned_alloc(64, e->threads * sizeof *e->w);
+    if (!e->batches || !e->free_buf || !e->work_buf || !e->pending || !e->sbuf || !e->w)
+        return DDX_ENOMEM;
+    memset(e->w, 0, e->threads * sizeof *e->w);
+    ck_ring_init(&e->free_ring, rsz);
+    ck_ring_init(&e->work_ring, rsz);
+    size_t ccap = cuts_capacity(e);
+    for (unsigned i = 0; i < e->nbatches; i++) {
+        batch *b = &e->batches[i];
+        b->data = malloc(e->batch_size);
+        b->cuts = malloc(ccap * sizeof *b->cuts);
+        b->fps = malloc(ccap * e->fp_size);
+        if (!b->data || !b->cuts || !b->fps)
+            return DDX_ENOMEM;
+        if (!ck_ring_enqueue_mpmc(&e->free_ring, e->free_buf, b))
+            return DDX_ENOMEM;
+    }
+    if (sem_init(&e->free_sem, 0, e->nbatches) || sem_init(&e->work_sem, 0, 0))
+        return errno;
+    e->sems = 1;
+    ck_spinlock_init(&e->stitch_lock);
+    pthread_mutex_init(&e->done_mu, NULL);
+    pthread_cond_init(&e->done_cv, NULL);
+    e->opened = 1;
+
+    for (unsigned i = 0; i < e->threads; i++) {
+        worker *w = &e->w[i];
+        w->e = e;
+        w->id = i;
+        atomic_store(&w->min, UINT64_MAX);
+        rc = ddx_hasher_init(&w->h, e->hk);
+        if (rc)
+            return rc;
+        if (pthread_create(&w->th, NULL, worker_main, w) != 0)
+            return DDX_ETHREAD;
+        w->started = 1;
+    }
+    /* wait for the workers to pin themselves: bindings are reported right away */
+    pthread_mutex_lock(&e->done_mu);
+    while (e->workers_up < e->threads)
+        pthread_cond_wait(&e->done_cv, &e->done_mu);
+    pthread_mutex_unlock(&e->done_mu);
+    clock_gettime(CLOCK_MONOTONIC, &e->t0);
+    e->t1 = e->t0;
+    getrusage(RUSAGE_SELF, &e->ru0);
+    e->ru1 = e->ru0;
+    return 0;
+}
+
+void ddx_engine_close(ddx_engine *e)
+{
+    if (!e)
+        return;
+    if (e->w) {
+        for (unsigned i = 0; i < e->threads; i++)
+            if (e->w[i].started) {
+                while (!ck_ring_enqueue_mpmc(&e->work_ring, e->work_buf, &e->stop))
+                    ck_pr_stall();
+                sem_post(&e->work_sem);
+            }
+        for (unsigned i = 0; i < e->threads; i++) {
+            if (e->w[i].started)
+                pthread_join(e->w[i].th, NULL);
+            ddx_hasher_free(&e->w[i].h);
+        }
+        free(e->w);
+    }
+    if (e->batches)
+        for (unsigned i = 0; i < e->nbatches; i++) {
+            batch *b = &e->batches[i];
+            free(b->data);
+            free(b->cuts);
+            free(b->fps);
+            free(b->st_off);
+            free(b->st_len);
+            free(b->st_fps);
+        }
+    if (e->sems) {
+        sem_destroy(&e->free_sem);
+        sem_destroy(&e->work_sem);
+        pthread_mutex_destroy(&e->done_mu);
+        pthread_cond_destroy(&e->done_cv);
+    }
+    free(e->batches);
+    free(e->free_buf);
+    free(e->work_buf);
+    free(e->pending);
+    free(e->sbuf);
+    ddx_index_destroy(e->index);
+    if (e->topo)
+        hwloc_topology_destroy(e->topo);
+    free(e);
+}
+
+/* ---- reader ---------------------------------------------------------------- */
+
+#define USE_GUARD(e)                                                                               \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            return DDX_EINVAL;                                                                     \
+        if (!(e)->opened)                                                                          \
+            return DDX_ESTATE;                                                                     \
+        int err_ = atomic_load(&(e)->err);                                                         \
+        if (err_)                                                                                  \
+            return err_;                                                                           \
+    } while (0)
+
+static batch *get_batch(ddx_engine *e)
+{
+    uint64_t t = now_ns(CLOCK_MONOTONIC);
+    while (sem_wait(&e->free_sem) != 0)
+        ;
+    e->read_wait_ns += now_ns(CLOCK_MONOTONIC) - t;
+    void *p;
+    while (!ck_ring_dequeue_mpmc(&e->free_ring, e->free_buf, &p))
+        ck_pr_stall();
+    batch *b = p;
+    b->stream = e->cur_stream;
+    b->base = e->stream_base;
+    b->off = e->stream_off;
+    b->first = e->stream_off == 0;
+    b->len = 0;
+    return b;
+}
+
+static void submit(ddx_engine *e, batch *b, int last)
+{
+    b->last = last;
+    b->seq = e->next_seq++;
+    b->ncuts = 0;
+    b->nst = 0;
+    atomic_store_explicit(&b->refs, last ? 1 : 2, memory_order_relaxed);
+    e->submitted++;
+    /* the ring's enqueue is a release: the worker sees the filled batch */
+    while (!ck_ring_enqueue_mpmc(&e->work_ring, e->work_buf, b))
+        ck_pr_stall();
+    sem_post(&e->work_sem);
+}
+
+int ddx_engine_stream_begin(ddx_engine *e)
+{
+    USE_GUARD(e);
+    if (e->in_stream)
+        return DDX_ESTATE;
+    e->in_stream = 1;
+    e->cur_stream = e->next_stream++;
+    e->stream_base = atomic_load(&e->fed);
+    e->stream_off = 0;
+    e->cur = NULL;
+    return 0;
+}
+
+static void account_read(ddx_engine *e, stopwatch s, size_t n)
+{
+    e->read_ns_wall += now_ns(CLOCK_MONOTONIC) - s.wall;
+    e->read_ns_cpu += now_ns(CLOCK_THREAD_CPUTIME_ID) - s.cpu;
+    e->stream_off += n;
+    atomic_fetch_add_explicit(&e->fed, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->read_bytes, n, memory_order_relaxed);
+}
+
+int ddx_engine_feed(ddx_engine *e, const void *buf, size_t len)
+{
+    USE_GUARD(e);
+    if (!e->in_stream || (!buf && len))
+        return e->in_stream ? DDX_EINVAL : DDX_ESTATE;
+    const uint8_t *p = buf;
+    while (len) {
+        if (!e->cur)
+            e->cur = get_batch(e);
+        batch *b = e->cur;
+        size_t take = e->batch_size - b->len;
+        if (take > len)
+            take = len;
+        stopwatch s = sw_start();
+        memcpy(b->data + b->len, p, take);
+        b->len += take;
+        account_read(e, s, take);
+        p += take;
+        len -= take;
+        if (b->len == e->batch_size) {
+            e->read_items++;
+            submit(e, b, 0);
+            e->cur = NULL;
+        }
+    }
+    return atomic_load(&e->err);
+}
+
+int ddx_engine_feed_fd(ddx_engine *e, int fd)
+{
+    USE_GUARD(e);
+    if (!e->in_stream)
+        return DDX_ESTATE;
+    for (;;) {
+        if (!e->cur)
+            e->cur = get_batch(e);
+        batch *b = e->cur;
+        stopwatch s = sw_start();
+        ssize_t r = read(fd, b->data + b->len, e->batch_size - b->len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        b->len += (size_t)r;
+        account_read(e, s, (size_t)r);
+        if (r == 0)
+            return atomic_load(&e->err);
+        if (b->len == e->batch_size) {
+            e->read_items++;
+            submit(e, b, 0);
+            e->cur = NULL;
+        }
+    }
+}
+
+int ddx_engine_stream_end(ddx_engine *e)
+{
+    USE_GUARD(e);
+    if (!e->in_stream)
+        return DDX_ESTATE;
+    if (!e->cur)
+        e->cur = get_batch(e);
+    if (e->cur->len)
+        e->read_items++;
+    submit(e, e->cur, 1);
+    e->cur = NULL;
+    e->in_stream = 0;
+    return 0;
+}
+
+int ddx_engine_finish(ddx_engine *e)
+{
+    USE_GUARD(e);
+    if (e->in_stream)
+        return DDX_ESTATE;
+    pthread_mutex_lock(&e->done_mu);
+    while (e->done_batches < e->submitted)
+        pthread_cond_wait(&e->done_cv, &e->done_mu);
+    pthread_mutex_unlock(&e->done_mu);
+    clock_gettime(CLOCK_MONOTONIC, &e->t1);
+    getrusage(RUSAGE_SELF, &e->ru1);
+    e->finished_once = 1;
+    return atomic_load(&e->err);
+}
+
+/* ---- statistics ------------------------------------------------------------- */
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+int ddx_engine_get_stats(ddx_engine *e, ddx_stats *st)
+{
+    if (!e || !st)
+        return DDX_EINVAL;
+    memset(st, 0, sizeof *st);
+    if (!e->opened)
+        return 0;
+    st->streams = e->next_stream;
+    st->logical_bytes = atomic_load_explicit(&e->done_bytes, memory_order_relaxed);
+    uint64_t sum = 0, mn = UINT64_MAX;
+    unsigned __int128 sq = 0;
+    for (unsigned i = 0; i < e->threads; i++) {
+        worker *w = &e->w[i];
+        st->chunks += atomic_load_explicit(&w->chunks, memory_order_relaxed);
+        sum += atomic_load_explicit(&w->sum, memory_order_relaxed);
+        sq += ((unsigned __int128)atomic_load(&w->sumsq_hi) << 64) | atomic_load(&w->sumsq_lo);
+        uint64_t m = atomic_load_explicit(&w->min, memory_order_relaxed);
+        mn = m < mn ? m : mn;
+        uint64_t x = atomic_load_explicit(&w->max, memory_order_relaxed);
+        st->chunk_max = x > st->chunk_max ? x : st->chunk_max;
+        st->unique_chunks += atomic_load_explicit(&w->uniq, memory_order_relaxed);
+        st->unique_bytes += atomic_load_explicit(&w->uniq_bytes, memory_order_relaxed);
+        for (int s = 0; s < DDX_STAGE_COUNT; s++) {
+            st->stage[s].wall_s += (double)atomic_load(&w->ns_wall[s]) / 1e9;
+            st->stage[s].cpu_s += (double)atomic_load(&w->ns_cpu[s]) / 1e9;
+            st->stage[s].bytes += atomic_load(&w->st_bytes[s]);
+            st->stage[s].items += atomic_load(&w->st_items[s]);
+        }
+    }
+    st->chunk_min = st->chunks ? mn : 0;
+    if (st->chunks) {
+        st->chunk_mean = (double)sum / (double)st->chunks;
+        /* exact integer variance: n * sum(x^2) - (sum x)^2, over n^2 */
+        unsigned __int128 n = st->chunks;
+        unsigned __int128 num = n * sq - (unsigned __int128)sum * sum;
+        double var = (double)num / ((double)st->chunks * (double)st->chunks);
+        st->chunk_stddev = var > 0 ? __builtin_sqrt(var) : 0;
+    }
+    st->dedup_ratio =
+        st->unique_bytes ? (double)st->logical_bytes / (double)st->unique_bytes : 1.0;
+    st->index_entries = ddx_index_entries(e->index);
+    st->index_bytes = ddx_index_bytes(e->index);
+    st->index_bytes_per_entry =
+        st->index_entries ? (double)st->index_bytes / (double)st->index_entries : 0;
+    st->index_grows = ddx_index_grows(e->index);
+    st->stage[DDX_STAGE_READ].wall_s = (double)e->read_ns_wall / 1e9;
+    st->stage[DDX_STAGE_READ].cpu_s = (double)e->read_ns_cpu / 1e9;
+    st->stage[DDX_STAGE_READ].bytes = atomic_load(&e->read_bytes);
+    st->stage[DDX_STAGE_READ].items = e->read_items;
+    st->read_wait_s = (double)e->read_wait_ns / 1e9;
+    st->threads = e->threads;
+    st->batch_size = e->batch_size;
+    pthread_mutex_lock(&e->done_mu);
+    st->batches = e->done_batches;
+    pthread_mutex_unlock(&e->done_mu);
+    struct timespec t1 = e->t1;
+    struct rusage ru1 = e->ru1;
+    if (!e->finished_once || st->batches < e->submitted) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        getrusage(RUSAGE_SELF, &ru1);
+    }
+    st->wall_s = (double)(t1.tv_sec - e->t0.tv_sec) + (double)(t1.tv_nsec - e->t0.tv_nsec) / 1e9;
+    st->cpu_s = tv_s(ru1.ru_utime) + tv_s(ru1.ru_stime) - tv_s(e->ru0.ru_utime) -
+                tv_s(e->ru0.ru_stime);
+    return 0;
+}
+
+void ddx_engine_progress(ddx_engine *e, uint64_t *fed, uint64_t *done)
+{
+    if (fed)
+        *fed = e ? atomic_load_explicit(&e->fed, memory_order_relaxed) : 0;
+    if (done)
+        *done = e ? atomic_load_explicit(&e->done_bytes, memory_order_relaxed) : 0;
+}
+
+const char *ddx_engine_chunker_impl(const ddx_engine *e)
+{
+    return e && e->opened ? e->ccfg.impl : "none";
+}
+
+const char *ddx_engine_hash_impl(const ddx_engine *e)
+{
+    return e && e->opened && e->threads ? e->w[0].h.impl : "none";
+}
+
+const char *ddx_engine_backend(const ddx_engine *e)
+{
+    (void)e;
+    return "cpu";
+}
+
+int ddx_engine_worker_binding(const ddx_engine *e, unsigned i, char *buf, size_t len)
+{
+    if (!e || !buf || !e->opened || i >= e->threads)
+        return DDX_EINVAL;
+    snprintf(buf, len, "%s", e->w[i].binding);
+    return 0;
+}

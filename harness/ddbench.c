@@ -1,0 +1,888 @@
+/*
+ * ddbench.c - the benchmark front end: `ddbench run [options] [PATH...]`.
+ *
+ * Uses only the public header ddx.h (and the dataset generator). Every input
+ * is checked before the engine starts (paths exist, are readable, no directory
+ * loops; option values valid), so a bad invocation fails with one line and
+ * exit status 2 before any work; an I/O error during the run fails with one
+ * line and exit status 1, and no report is printed or written.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datagen.h"
+#include "ddx.h"
+
+#define EXIT_USAGE 2
+
+static const char *prog = "ddbench";
+
+static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+typedef struct opts {
+    ddx_chunker_kind chunker;
+    uint64_t min, avg, max;
+    int min_set, max_set;
+    int normalization;
+    ddx_hash_kind hash;
+    unsigned threads;
+    uint64_t batch;
+    int pin;
+    const char *json, *csv;
+    int verbose, quiet;
+    ddx_gen_params gen;
+    char **paths;
+    int npaths;
+    char command[4096];
+} opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ddbench run [options] [PATH...]\n"
+            "       ddbench --help | --version\n"
+            "\n"
+            "Chunk, fingerprint and deduplicate PATHs (files, directories walked\n"
+            "recursively in name order, '-' for stdin; each file is one stream) and\n"
+            "report the dedup ratio, chunk statistics and the speed of every stage.\n"
+            "With no PATH, runs the built-in dataset: backup generations of a\n"
+            "synthetic file tree (datasets/README.md).\n"
+            "\n"
+            "options:\n"
+            "  --chunker NAME      fixed | rabin | tttd | fastcdc (default fastcdc)\n"
+            "  --avg SIZE          average (fixed: block) chunk size (default 8K)\n"
+            "  --min SIZE          minimum chunk size (default avg/4)\n"
+            "  --max SIZE          maximum chunk size (default avg*8)\n"
+            "  --normalization N   fastcdc normalized chunking level 0..3 (default 1)\n"
+            "  --hash NAME         sha1 | sha256 (default sha256)\n"
+            "  --threads N         worker threads (default: one per core)\n"
+            "  --batch SIZE        bytes per batch handed to a worker (default 4M)\n"
+            "  --no-pin            do not pin workers to cores\n"
+            "  --json FILE         write the report as JSON (docs/report-schema.md)\n"
+            "  --csv FILE          write the report as one CSV row with a header\n"
+            "  --seed N            built-in dataset: generator seed (default 1)\n"
+            "  --generations N     built-in dataset: backup generations (default 10)\n"
+            "  --tree-size SIZE    built-in dataset: size of the file tree (default 64M)\n"
+            "  -v, --verbose       print worker bindings and per-file progress\n"
+            "  -q, --quiet         no progress line\n"
+            "  -h, --help          this text\n"
+            "  -V, --version       print the version\n"
+            "SIZE takes a K, M or G suffix (powers of 1024).\n");
+}
+
+static uint64_t parse_size(const char *opt, const char *s)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        die(EXIT_USAGE, "%s: expected a size such as 8192 or 8K, got '%s'", opt, s);
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'K' || *end == 'k')
+        mul = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1024ull * 1024 * 1024, end++;
+    if (*end == 'i' && mul > 1)
+        end++;
+    if (*end == 'B' && mul > 1)
+        end++;
+    if (errno || end == s || *end || v > UINT64_MAX / mul)
+        die(EXIT_USAGE, "%s: expected a size such as 8192 or 8K, got '%s'", opt, s);
+    return v * mul;
+}
+
+static unsigned long parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        die(EXIT_USAGE, "%s: expected an integer in %lu..%lu, got '%s'", opt, lo, hi, s);
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        die(EXIT_USAGE, "%s: expected an integer in %lu..%lu, got '%s'", opt, lo, hi, s);
+    return v;
+}
+
+static void parse_opts(opts *o, int argc, char **argv)
+{
+    enum { O_CHUNKER = 256, O_MIN, O_AVG, O_MAX, O_NORM, O_HASH, O_THREADS, O_BATCH, O_NOPIN,
+           O_JSON, O_CSV, O_SEED, O_GENS, O_TREE };
+    static const struct option lo[] = {
+        {"chunker", required_argument, 0, O_CHUNKER},
+        {"min", required_argument, 0, O_MIN},
+        {"avg", required_argument, 0, O_AVG},
+        {"max", required_argument, 0, O_MAX},
+        {"normalization", required_argument, 0, O_NORM},
+        {"hash", required_argument, 0, O_HASH},
+        {"threads", required_argument, 0, O_THREADS},
+        {"batch", required_argument, 0, O_BATCH},
+        {"no-pin", no_argument, 0, O_NOPIN},
+        {"json", required_argument, 0, O_JSON},
+        {"csv", required_argument, 0, O_CSV},
+        {"seed", required_argument, 0, O_SEED},
+        {"generations", required_argument, 0, O_GENS},
+        {"tree-size", required_argument, 0, O_TREE},
+        {"verbose", no_argument, 0, 'v'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->chunker = DDX_CHUNKER_FASTCDC;
+    o->avg = 8192;
+    o->normalization = 1;
+    o->hash = DDX_HASH_SHA256;
+    o->batch = 4u << 20;
+    o->pin = 1;
+    ddx_gen_default_params(&o->gen);
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+vqhV", lo, NULL)) != -1) {
+        switch (c) {
+        case O_CHUNKER:
+            if (ddx_chunker_from_name(optarg, &o->chunker))
+                die(EXIT_USAGE, "--chunker: expected fixed, rabin, tttd or fastcdc, got '%s'",
+                    optarg);
+            break;
+        case O_MIN:
+            o->min = parse_size("--min", optarg);
+            o->min_set = 1;
+            break;
+        case O_AVG:
+            o->avg = parse_size("--avg", optarg);
+            break;
+        case O_MAX:
+            o->max = parse_size("--max", optarg);
+            o->max_set = 1;
+            break;
+        case O_NORM:
+            o->normalization = (int)parse_uint("--normalization", optarg, 0, 3);
+            break;
+        case O_HASH:
+            if (ddx_hash_from_name(optarg, &o->hash))
+                die(EXIT_USAGE, "--hash: expected sha1 or sha256, got '%s'", optarg);
+            break;
+        case O_THREADS:
+            o->threads = (unsigned)parse_uint("--threads", optarg, 1, 1024);
+            break;
+        case O_BATCH:
+            o->batch = parse_size("--batch", optarg);
+            if (o->batch < 4096 || o->batch > (1ull << 32))
+                die(EXIT_USAGE, "--batch: expected a size in 4K..4G, got '%s'", optarg);
+            break;
+        case O_NOPIN:
+            o->pin = 0;
+            break;
+        case O_JSON:
+            o->json = optarg;
+            break;
+        case O_CSV:
+            o->csv = optarg;
+            break;
+        case O_SEED:
+            o->gen.seed = parse_uint("--seed", optarg, 0, ULONG_MAX);
+            break;
+        case O_GENS:
+            o->gen.generations = (unsigned)parse_uint("--generations", optarg, 1, 1000);
+            break;
+        case O_TREE:
+            o->gen.tree_bytes = parse_size("--tree-size", optarg);
+            if (o->gen.tree_bytes < (1u << 20) || o->gen.tree_bytes > (64ull << 30))
+                die(EXIT_USAGE, "--tree-size: expected a size in 1M..64G, got '%s'", optarg);
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("ddbench (ddx) %s\n", ddx_version_string());
+            exit(0);
+        default:
+            if (optopt && optopt < 256)
+                die(EXIT_USAGE, "option -%c: %s (try --help)", optopt,
+                    strchr("vqhV", optopt) ? "takes no argument" : "unknown option");
+            die(EXIT_USAGE, "option '%s': unknown or missing its argument (try --help)",
+                argv[optind - 1]);
+        }
+    }
+    if (o->avg == 0 || o->avg > UINT32_MAX)
+        die(EXIT_USAGE, "--avg: must be between 64 B and 64 MiB");
+    if (!o->min_set)
+        o->min = o->avg / 4;
+    if (!o->max_set)
+        o->max = o->avg * 8;
+    if (o->chunker == DDX_CHUNKER_FIXED) {
+        o->min = o->max = o->avg;
+    }
+    if (o->min > UINT32_MAX || o->max > UINT32_MAX)
+        die(EXIT_USAGE, "--min/--max: must be at most 64 MiB");
+    o->paths = argv + optind;
+    o->npaths = argc - optind;
+}
+
+/* ---- input walk -------------------------------------------------------------- */
+
+typedef struct input {
+    char *path; /* "-" for stdin */
+    uint64_t size;
+} input;
+
+typedef struct inputs {
+    input *v;
+    size_t n, cap;
+    uint64_t bytes;
+    int has_stdin;
+} inputs;
+
+typedef struct dirstack {
+    dev_t dev;
+    ino_t ino;
+    struct dirstack *up;
+} dirstack;
+
+static void add_input(inputs *in, const char *path, uint64_t size)
+{
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 64;
+        in->v = realloc(in->v, in->cap * sizeof *in->v);
+        if (!in->v)
+            die(1, "out of memory listing inputs");
+    }
+    in->v[in->n].path = strdup(path);
+    if (!in->v[in->n].path)
+        die(1, "out of memory listing inputs");
+    in->v[in->n++].size = size;
+    in->bytes += size;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk(inputs *in, const char *path, dirstack *up, int top, int verbose)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        for (dirstack *d = up; d; d = d->up)
+            if (d->dev == st.st_dev && d->ino == st.st_ino)
+                die(EXIT_USAGE, "%s: directory loop (it is its own ancestor)", path);
+        dirstack me = {st.st_dev, st.st_ino, up};
+        DIR *dir = opendir(path);
+        if (!dir)
+            die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((errno = 0, de = readdir(dir)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 32;
+                names = realloc(names, cap * sizeof *names);
+                if (!names)
+                    die(1, "out of memory listing %s", path);
+            }
+            names[n] = strdup(de->d_name);
+            if (!names[n++])
+                die(1, "out of memory listing %s", path);
+        }
+        if (errno)
+            die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+        closedir(dir);
+        qsort(names, n, sizeof *names, name_cmp);
+        for (size_t i = 0; i < n; i++) {
+            size_t pl = strlen(path);
+            char *child = malloc(pl + strlen(names[i]) + 2);
+            if (!child)
+                die(1, "out of memory listing %s", path);
+            sprintf(child, "%s%s%s", path, pl && path[pl - 1] == '/' ? "" : "/", names[i]);
+            walk(in, child, &me, 0, verbose);
+            free(child);
+            free(names[i]);
+        }
+        free(names);
+        return;
+    }
+    if (!S_ISREG(st.st_mode) && !top) {
+        if (verbose)
+            fprintf(stderr, "%s: skipping %s (not a regular file)\n", prog, path);
+        return;
+    }
+    if (access(path, R_OK) != 0)
+        die(EXIT_USAGE, "%s: %s", path, strerror(errno));
+    add_input(in, path, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
+}
+
+/* ---- progress ---------------------------------------------------------------- */
+
+typedef struct progress {
+    ddx_engine *e;
+    uint64_t total;
+    _Atomic int stop;
+    pthread_t th;
+    int running;
+    int shown;
+} progress;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *progress_main(void *arg)
+{
+    progress *p = arg;
+    double t0 = mono_s();
+    while (!atomic_load(&p->stop)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        double t = mono_s() - t0;
+        if (t < 1.0 || atomic_load(&p->stop))
+            continue;
+        uint64_t fed, done;
+        ddx_engine_progress(p->e, &fed, &done);
+        if (p->total)
+            fprintf(stderr, "\r  %.1f / %.1f MiB (%3.0f%%)  %.2f GB/s  ", done / 1048576.0,
+                    p->total / 1048576.0, 100.0 * done / p->total, done / t / 1e9);
+        else
+            fprintf(stderr, "\r  %.1f MiB  %.2f GB/s  ", done / 1048576.0, done / t / 1e9);
+        p->shown = 1;
+    }
+    if (p->shown)
+        fprintf(stderr, "\r%60s\r", "");
+    return NULL;
+}
+
+static void progress_start(progress *p, ddx_engine *e, uint64_t total, int quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->e = e;
+    p->total = total;
+    if (quiet || !isatty(STDERR_FILENO))
+        return;
+    if (pthread_create(&p->th, NULL, progress_main, p) == 0)
+        p->running = 1;
+}
+
+static void progress_stop(progress *p)
+{
+    if (!p->running)
+        return;
+    atomic_store(&p->stop, 1);
+    pthread_join(p->th, NULL);
+    p->running = 0;
+}
+
+/* ---- machine ------------------------------------------------------------------ */
+
+typedef struct machine {
+    char host[256], cpu[256], kernel[256], os[256];
+    long pus;
+    uint64_t mem;
+} machine;
+
+static void read_machine(machine *m)
+{
+    memset(m, 0, sizeof *m);
+    gethostname(m->host, sizeof m->host - 1);
+    snprintf(m->cpu, sizeof m->cpu, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c += 1 + (c[1] == ' ');
+                c[strcspn(c, "\n")] = 0;
+                snprintf(m->cpu, sizeof m->cpu, "%.200s", c);
+            }
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    struct utsname u;
+    if (uname(&u) == 0)
+        snprintf(m->kernel, sizeof m->kernel, "%s %s %s", u.sysname, u.release, u.machine);
+    snprintf(m->os, sizeof m->os, "unknown");
+    f = fopen("/etc/os-release", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "PRETTY_NAME=", 12)) {
+            char *v = line + 12;
+            v[strcspn(v, "\n")] = 0;
+            if (*v == '"') {
+                v++;
+                v[strcspn(v, "\"")] = 0;
+            }
+            snprintf(m->os, sizeof m->os, "%.200s", v);
+        }
+    }
+    if (f)
+        fclose(f);
+    m->pus = sysconf(_SC_NPROCESSORS_ONLN);
+    m->mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* ---- report ------------------------------------------------------------------- */
+
+typedef struct report {
+    const opts *o;
+    ddx_stats st;
+    const char *chunk_impl, *hash_impl, *backend;
+    char input_desc[512];
+    const char *input_kind;
+    machine m;
+    char timestamp[64];
+    double gen_s; /* built-in dataset: generation time (not in the measurement) */
+} report;
+
+static double rate(uint64_t bytes, double s)
+{
+    return s > 0 ? (double)bytes / s : 0;
+}
+
+static void print_report(FILE *f, const report *r)
+{
+    const ddx_stats *s = &r->st;
+    const opts *o = r->o;
+    fprintf(f, "ddx %s  ddbench run  %s\n", ddx_version_string(), r->timestamp);
+    fprintf(f, "input      %s\n", r->input_desc);
+    fprintf(f, "chunker    %s (%s)  min %" PRIu64 "  avg %" PRIu64 "  max %" PRIu64,
+            ddx_chunker_name(o->chunker), r->chunk_impl, o->min, o->avg, o->max);
+    if (o->chunker == DDX_CHUNKER_FASTCDC)
+        fprintf(f, "  normalization %d", o->normalization);
+    fprintf(f, "\nhash       %s (%s)  backend %s  threads %u  batch %.1f MiB\n",
+            ddx_hash_name(o->hash), r->hash_impl, r->backend, s->threads,
+            s->batch_size / 1048576.0);
+    fprintf(f, "machine    %s, %ld CPUs, %.1f GiB, %s\n\n", r->m.cpu, r->m.pus,
+            r->m.mem / 1073741824.0, r->m.kernel);
+    fprintf(f, "logical bytes   %15" PRIu64 "  (%.1f MiB in %" PRIu64 " streams)\n",
+            s->logical_bytes, s->logical_bytes / 1048576.0, s->streams);
+    fprintf(f, "unique bytes    %15" PRIu64 "  (%.1f MiB)\n", s->unique_bytes,
+            s->unique_bytes / 1048576.0);
+    fprintf(f, "dedup ratio     %15.3f\n", s->dedup_ratio);
+    fprintf(f, "chunks          %15" PRIu64 "  (%" PRIu64 " unique)\n", s->chunks,
+            s->unique_chunks);
+    fprintf(f,
+            "chunk size      mean %.1f  min %" PRIu64 "  max %" PRIu64 "  stddev %.1f\n",
+            s->chunk_mean, s->chunk_min, s->chunk_max, s->chunk_stddev);
+    fprintf(f,
+            "index           %" PRIu64 " entries  %.1f MiB  %.1f B/entry  %" PRIu64
+            " grows\n\n",
+            s->index_entries, s->index_bytes / 1048576.0, s->index_bytes_per_entry,
+            s->index_grows);
+    fprintf(f, "stage        wall s     cpu s        MiB   items    GB/s per thread\n");
+    for (int i = 0; i < DDX_STAGE_COUNT; i++) {
+        const ddx_stage_stats *g = &s->stage[i];
+        fprintf(f, "%-8s %10.3f %9.3f %10.1f %7" PRIu64 " %10.2f\n",
+                ddx_stage_name((ddx_stage)i), g->wall_s, g->cpu_s, g->bytes / 1048576.0,
+                g->items, rate(g->bytes, g->wall_s) / 1e9);
+    }
+    fprintf(f, "%-8s %10.3f %9.3f %10.1f %7s %10.2f  (end to end; reader waited %.3f s)\n",
+            "total", s->wall_s, s->cpu_s, s->logical_bytes / 1048576.0, "",
+            rate(s->logical_bytes, s->wall_s) / 1e9, s->read_wait_s);
+    if (r->gen_s > 0)
+        fprintf(f, "(dataset generated in %.2f s before the run, not counted)\n", r->gen_s);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void write_json(FILE *f, const report *r)
+{
+    const ddx_stats *s = &r->st;
+    const opts *o = r->o;
+    fprintf(f, "{\n  \"schema\": \"ddx.run/1\",\n  \"tool\": \"ddbench\",\n  \"version\": ");
+    json_str(f, ddx_version_string());
+    fprintf(f, ",\n  \"timestamp\": ");
+    json_str(f, r->timestamp);
+    fprintf(f, ",\n  \"command\": ");
+    json_str(f, o->command);
+    fprintf(f, ",\n  \"input\": {\"kind\": ");
+    json_str(f, r->input_kind);
+    fprintf(f, ", \"description\": ");
+    json_str(f, r->input_desc);
+    fprintf(f, ", \"streams\": %" PRIu64 "},\n", s->streams);
+    fprintf(f,
+            "  \"config\": {\"chunker\": \"%s\", \"min\": %" PRIu64 ", \"avg\": %" PRIu64
+            ", \"max\": %" PRIu64 ", \"normalization\": %d, \"hash\": \"%s\", \"threads\": %u, "
+            "\"batch_size\": %zu},\n",
+            ddx_chunker_name(o->chunker), o->min, o->avg, o->max, o->normalization,
+            ddx_hash_name(o->hash), s->threads, s->batch_size);
+    fprintf(f, "  \"implementations\": {\"chunker\": ");
+    json_str(f, r->chunk_impl);
+    fprintf(f, ", \"hash\": ");
+    json_str(f, r->hash_impl);
+    fprintf(f, ", \"backend\": ");
+    json_str(f, r->backend);
+    fprintf(f, "},\n");
+    fprintf(f,
+            "  \"logical_bytes\": %" PRIu64 ",\n  \"unique_bytes\": %" PRIu64
+            ",\n  \"dedup_ratio\": %.6f,\n  \"chunks\": %" PRIu64
+            ",\n  \"unique_chunks\": %" PRIu64 ",\n",
+            s->logical_bytes, s->unique_bytes, s->dedup_ratio, s->chunks, s->unique_chunks);
+    fprintf(f,
+            "  \"chunk_size\": {\"mean\": %.3f, \"min\": %" PRIu64 ", \"max\": %" PRIu64
+            ", \"stddev\": %.3f},\n",
+            s->chunk_mean, s->chunk_min, s->chunk_max, s->chunk_stddev);
+    fprintf(f,
+            "  \"index\": {\"entries\": %" PRIu64 ", \"bytes\": %" PRIu64
+            ", \"bytes_per_entry\": %.3f, \"grows\": %" PRIu64 "},\n",
+            s->index_entries, s->index_bytes, s->index_bytes_per_entry, s->index_grows);
+    fprintf(f, "  \"stages\": {\n");
+    for (int i = 0; i < DDX_STAGE_COUNT; i++) {
+        const ddx_stage_stats *g = &s->stage[i];
+        fprintf(f,
+                "    \"%s\": {\"wall_s\": %.6f, \"cpu_s\": %.6f, \"bytes\": %" PRIu64
+                ", \"items\": %" PRIu64 ", \"bytes_per_s\": %.1f}%s\n",
+                ddx_stage_name((ddx_stage)i), g->wall_s, g->cpu_s, g->bytes, g->items,
+                rate(g->bytes, g->wall_s), i + 1 < DDX_STAGE_COUNT ? "," : "");
+    }
+    fprintf(f, "  },\n");
+    fprintf(f,
+            "  \"end_to_end\": {\"wall_s\": %.6f, \"cpu_s\": %.6f, \"bytes_per_s\": %.1f, "
+            "\"read_wait_s\": %.6f},\n",
+            s->wall_s, s->cpu_s, rate(s->logical_bytes, s->wall_s), s->read_wait_s);
+    fprintf(f, "  \"machine\": {\"hostname\": ");
+    json_str(f, r->m.host);
+    fprintf(f, ", \"cpu_model\": ");
+    json_str(f, r->m.cpu);
+    fprintf(f, ", \"logical_cpus\": %ld, \"memory_bytes\": %" PRIu64 ", \"kernel\": ", r->m.pus,
+            r->m.mem);
+    json_str(f, r->m.kernel);
+    fprintf(f, ", \"os\": ");
+    json_str(f, r->m.os);
+    fprintf(f, "}\n}\n");
+}
+
+static void csv_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_csv(FILE *f, const report *r)
+{
+    const ddx_stats *s = &r->st;
+    const opts *o = r->o;
+    fprintf(f, "timestamp,command,input,chunker,min,avg,max,normalization,hash,threads,"
+               "batch_size,chunker_impl,hash_impl,backend,logical_bytes,unique_bytes,"
+               "dedup_ratio,chunks,unique_chunks,chunk_mean,chunk_min,chunk_max,chunk_stddev,"
+               "index_entries,index_bytes,index_bytes_per_entry");
+    for (int i = 0; i < DDX_STAGE_COUNT; i++) {
+        const char *n = ddx_stage_name((ddx_stage)i);
+        fprintf(f, ",%s_wall_s,%s_cpu_s,%s_bytes,%s_bytes_per_s", n, n, n, n);
+    }
+    fprintf(f, ",wall_s,cpu_s,bytes_per_s,cpu_model,logical_cpus\n");
+    csv_str(f, r->timestamp);
+    fputc(',', f);
+    csv_str(f, o->command);
+    fputc(',', f);
+    csv_str(f, r->input_desc);
+    fprintf(f, ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%d,%s,%u,%zu,",
+            ddx_chunker_name(o->chunker), o->min, o->avg, o->max, o->normalization,
+            ddx_hash_name(o->hash), s->threads, s->batch_size);
+    csv_str(f, r->chunk_impl);
+    fputc(',', f);
+    csv_str(f, r->hash_impl);
+    fputc(',', f);
+    csv_str(f, r->backend);
+    fprintf(f,
+            ",%" PRIu64 ",%" PRIu64 ",%.6f,%" PRIu64 ",%" PRIu64 ",%.3f,%" PRIu64 ",%" PRIu64
+            ",%.3f,%" PRIu64 ",%" PRIu64 ",%.3f",
+            s->logical_bytes, s->unique_bytes, s->dedup_ratio, s->chunks, s->unique_chunks,
+            s->chunk_mean, s->chunk_min, s->chunk_max, s->chunk_stddev, s->index_entries,
+            s->index_bytes, s->index_bytes_per_entry);
+    for (int i = 0; i < DDX_STAGE_COUNT; i++) {
+        const ddx_stage_stats *g = &s->stage[i];
+        fprintf(f, ",%.6f,%.6f,%" PRIu64 ",%.1f", g->wall_s, g->cpu_s, g->bytes,
+                rate(g->bytes, g->wall_s));
+    }
+    fprintf(f, ",%.6f,%.6f,%.1f,", s->wall_s, s->cpu_s, rate(s->logical_bytes, s->wall_s));
+    csv_str(f, r->m.cpu);
+    fprintf(f, ",%ld\n", r->m.pus);
+}
+
+/* Write to FILE.tmp, then rename: a reader never sees half a report. */
+static void write_file(const char *path, void (*fn)(FILE *, const report *), const report *r)
+{
+    int to_stdout = !strcmp(path, "-");
+    char tmp[PATH_MAX];
+    if (!to_stdout && snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        die(1, "%s: path too long", path);
+    FILE *f = to_stdout ? stdout : fopen(tmp, "w");
+    if (!f)
+        die(1, "%s: %s", path, strerror(errno));
+    fn(f, r);
+    if (to_stdout) {
+        fflush(f);
+        return;
+    }
+    if (fflush(f) || ferror(f) || fsync(fileno(f))) {
+        int err = errno;
+        fclose(f);
+        unlink(tmp);
+        die(1, "%s: %s", path, strerror(err ? err : EIO));
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0)
+        die(1, "%s: %s", path, strerror(errno));
+}
+
+/* ---- run ------------------------------------------------------------------------ */
+
+static void check(int rc, const char *what)
+{
+    if (rc)
+        die(1, "%s: %s", what, ddx_strerror(rc));
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    opts o;
+    parse_opts(&o, argc, argv);
+    size_t cl = 0;
+    for (int i = 0; i < argc + 1 && cl < sizeof o.command - 1; i++) {
+        const char *a = i == 0 ? "ddbench" : argv[i - 1];
+        if (i == 1)
+            continue; /* argv[0] is "run" (shifted); rebuilt below */
+        cl += (size_t)snprintf(o.command + cl, sizeof o.command - cl, "%s%s", i ? " " : "", a);
+    }
+    /* argv here starts at "run" */
+    snprintf(o.command, sizeof o.command, "ddbench");
+    cl = strlen(o.command);
+    for (int i = 0; i < argc && cl < sizeof o.command - 1; i++)
+        cl += (size_t)snprintf(o.command + cl, sizeof o.command - cl, " %s", argv[i]);
+
+    /* Validate the engine configuration before touching any input. */
+    ddx_engine *e;
+    check(ddx_engine_create(&e), "engine");
+    int rc = ddx_engine_set_normalization(e, o.normalization);
+    if (!rc)
+        rc = ddx_engine_set_chunker(e, o.chunker, (uint32_t)o.min, (uint32_t)o.avg,
+                                    (uint32_t)o.max);
+    if (rc) {
+        if (o.chunker == DDX_CHUNKER_FIXED)
+            die(EXIT_USAGE, "--avg: fixed chunk size must be between 64 B and 64 MiB");
+        if (o.min < DDX_CHUNK_MIN_LIMIT)
+            die(EXIT_USAGE, "--min: must be at least 64 bytes, got %" PRIu64, o.min);
+        if (o.max > DDX_CHUNK_MAX_LIMIT)
+            die(EXIT_USAGE, "--max: must be at most 64 MiB, got %" PRIu64, o.max);
+        if (o.min > o.avg)
+            die(EXIT_USAGE, "--min %" PRIu64 " > --avg %" PRIu64 ": need min <= avg <= max",
+                o.min, o.avg);
+        if (o.avg > o.max)
+            die(EXIT_USAGE, "--avg %" PRIu64 " > --max %" PRIu64 ": need min <= avg <= max",
+                o.avg, o.max);
+        if (o.min == o.max)
+            die(EXIT_USAGE, "--min equals --max: use --chunker fixed for equal sizes");
+        if (o.chunker == DDX_CHUNKER_FASTCDC)
+            die(EXIT_USAGE,
+                "--avg %" PRIu64 ": out of range for fastcdc at normalization %d "
+                "(avg 256 B..8 MiB at level 1)",
+                o.avg, o.normalization);
+        die(EXIT_USAGE,
+            "--avg %" PRIu64 " - --min %" PRIu64 " must be at least 64 for %s (the divisor)",
+            o.avg, o.min, ddx_chunker_name(o.chunker));
+    }
+    check(ddx_engine_set_hash(e, o.hash), "--hash");
+    check(ddx_engine_set_threads(e, o.threads), "--threads");
+    check(ddx_engine_set_batch_size(e, o.batch), "--batch");
+    check(ddx_engine_set_pinning(e, o.pin), "--no-pin");
+
+    report r;
+    memset(&r, 0, sizeof r);
+    r.o = &o;
+    read_machine(&r.m);
+
+    inputs in = {0};
+    uint8_t **gens = NULL;
+    size_t *gen_len = NULL;
+    if (o.npaths) {
+        for (int i = 0; i < o.npaths; i++) {
+            if (!strcmp(o.paths[i], "-")) {
+                if (in.has_stdin)
+                    die(EXIT_USAGE, "-: stdin given more than once");
+                in.has_stdin = 1;
+                add_input(&in, "-", 0);
+            } else {
+                walk(&in, o.paths[i], NULL, 1, o.verbose);
+            }
+        }
+        r.input_kind = "paths";
+        snprintf(r.input_desc, sizeof r.input_desc, "%zu file%s%s, %.1f MiB%s: %s%s", in.n,
+                 in.n == 1 ? "" : "s", in.has_stdin ? " incl. stdin" : "",
+                 in.bytes / 1048576.0, in.has_stdin ? " + stdin" : "", o.paths[0],
+                 o.npaths > 1 ? " ..." : "");
+        ddx_stats dummy;
+        (void)dummy;
+        check(ddx_engine_set_index_hint(e, in.bytes / o.avg + 1), "index");
+    } else {
+        /* Generate first, so the measurement is the engine's alone. */
+        double t = mono_s();
+        ddx_gen *g;
+        if (ddx_gen_create(&g, &o.gen) != 0)
+            die(EXIT_USAGE, "built-in dataset: bad parameters: %s", strerror(errno));
+        gens = calloc(o.gen.generations, sizeof *gens);
+        gen_len = calloc(o.gen.generations, sizeof *gen_len);
+        if (!gens || !gen_len)
+            die(1, "out of memory");
+        uint64_t total = 0;
+        for (unsigned i = 0; i < o.gen.generations; i++) {
+            int gr = ddx_gen_next(g, &gens[i], &gen_len[i]);
+            if (gr != 1)
+                die(1, "built-in dataset: generation %u failed: %s", i + 1,
+                    gr < 0 ? strerror(errno) : "generator ended early");
+            total += gen_len[i];
+        }
+        ddx_gen_free(g);
+        r.gen_s = mono_s() - t;
+        in.bytes = total;
+        r.input_kind = "dataset";
+        char d[256];
+        ddx_gen_describe(&o.gen, d, sizeof d);
+        snprintf(r.input_desc, sizeof r.input_desc, "built-in dataset (%s), %.1f MiB", d,
+                 total / 1048576.0);
+        check(ddx_engine_set_index_hint(e, total / o.avg / 2 + 1), "index");
+    }
+
+    check(ddx_engine_open(e), "engine open");
+    if (o.verbose) {
+        char b[256];
+        for (unsigned i = 0; ddx_engine_worker_binding(e, i, b, sizeof b) == 0; i++)
+            fprintf(stderr, "%s: %s\n", prog, b);
+    }
+    progress pr;
+    progress_start(&pr, e, in.bytes, o.quiet);
+    if (o.npaths) {
+        for (size_t i = 0; i < in.n; i++) {
+            const char *p = in.v[i].path;
+            int fd = strcmp(p, "-") ? open(p, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+            if (fd < 0) {
+                progress_stop(&pr);
+                die(1, "%s: %s", p, strerror(errno));
+            }
+            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+            check(ddx_engine_stream_begin(e), p);
+            rc = ddx_engine_feed_fd(e, fd);
+            if (rc) {
+                progress_stop(&pr);
+                die(1, "%s: %s", !strcmp(p, "-") ? "stdin" : p, ddx_strerror(rc));
+            }
+            if (fd != STDIN_FILENO)
+                close(fd);
+            check(ddx_engine_stream_end(e), p);
+            if (o.verbose && !pr.running)
+                fprintf(stderr, "%s: %s done\n", prog, p);
+        }
+    } else {
+        for (unsigned i = 0; i < o.gen.generations; i++) {
+            check(ddx_engine_stream_begin(e), "dataset");
+            check(ddx_engine_feed(e, gens[i], gen_len[i]), "dataset");
+            check(ddx_engine_stream_end(e), "dataset");
+        }
+    }
+    rc = ddx_engine_finish(e);
+    progress_stop(&pr);
+    check(rc, "pipeline");
+    check(ddx_engine_get_stats(e, &r.st), "stats");
+    r.chunk_impl = ddx_engine_chunker_impl(e);
+    r.hash_impl = ddx_engine_hash_impl(e);
+    r.backend = ddx_engine_backend(e);
+    time_t now = time(NULL);
+    strftime(r.timestamp, sizeof r.timestamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+
+    if (o.json)
+        write_file(o.json, write_json, &r);
+    if (o.csv)
+        write_file(o.csv, write_csv, &r);
+    int to_stdout = (o.json && !strcmp(o.json, "-")) || (o.csv && !strcmp(o.csv, "-"));
+    print_report(to_stdout ? stderr : stdout, &r);
+
+    ddx_engine_close(e);
+    if (gens) {
+        for (unsigned i = 0; i < o.gen.generations; i++)
+            free(gens[i]);
+        free(gens);
+        free(gen_len);
+    }
+    for (size_t i = 0; i < in.n; i++)
+        free(in.v[i].path);
+    free(in.v);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("ddbench (ddx) %s\n", ddx_version_string());
+        return 0;
+    }
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(argc - 1, argv + 1);
+    die(EXIT_USAGE, "unknown command '%s' (try --help)", argv[1]);
+}

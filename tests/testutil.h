@@ -1,0 +1,98 @@
+/*
+ * testutil.h - shared helpers for the C tests: a seeded PRNG (the seed is
+ * printed, DDX_TEST_SEED reproduces a run) and the input classes every fast
+ * path is tested on (random, zero, periodic, text, real).
+ */
+#ifndef DDX_TESTUTIL_H
+#define DDX_TESTUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint64_t tu_splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The seed for this run: DDX_TEST_SEED if set, else a fixed default. Printed
+ * once so a failure can be replayed. */
+static inline uint64_t tu_seed(void)
+{
+    static uint64_t seed;
+    static int done;
+    if (!done) {
+        const char *s = getenv("DDX_TEST_SEED");
+        seed = s ? strtoull(s, NULL, 0) : 0x5eed2026ull;
+        fprintf(stderr, "test seed: 0x%llx (set DDX_TEST_SEED to replay)\n",
+                (unsigned long long)seed);
+        done = 1;
+    }
+    return seed;
+}
+
+static inline void tu_fill_random(uint8_t *p, size_t n, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = tu_splitmix(&s);
+        memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+    }
+}
+
+enum tu_class { TU_RANDOM, TU_ZERO, TU_PERIODIC, TU_TEXT, TU_REAL, TU_NCLASS };
+static const char *const tu_class_name[TU_NCLASS] = {"random", "zero", "periodic", "text", "real"};
+
+/* Fill n bytes of the given class. "real" reads the test binary itself (real
+ * machine code and data), repeated with a seeded rotation if it is short. */
+static inline void tu_fill(uint8_t *p, size_t n, enum tu_class c, uint64_t seed)
+{
+    switch (c) {
+    case TU_RANDOM:
+        tu_fill_random(p, n, seed);
+        break;
+    case TU_ZERO:
+        memset(p, 0, n);
+        break;
+    case TU_PERIODIC: {
+        uint8_t pat[1000];
+        tu_fill_random(pat, sizeof pat, seed);
+        for (size_t i = 0; i < n; i++)
+            p[i] = pat[i % 997];
+        break;
+    }
+    case TU_TEXT: {
+        static const char *const words[] = {"the ", "chunk ", "index ", "of ", "data ", "and ",
+                                            "backup ", "store ", "\n", "log ", "a ", "version "};
+        uint64_t s = seed;
+        size_t i = 0;
+        while (i < n) {
+            const char *w = words[tu_splitmix(&s) % 12];
+            for (; *w && i < n; w++)
+                p[i++] = (uint8_t)*w;
+        }
+        break;
+    }
+    case TU_REAL: {
+        FILE *f = fopen("/proc/self/exe", "rb");
+        size_t got = f ? fread(p, 1, n, f) : 0;
+        if (f)
+            fclose(f);
+        if (got == 0) {
+            tu_fill_random(p, n, seed);
+            break;
+        }
+        for (size_t i = got; i < n; i++)
+            p[i] = p[(i - got + (seed % got)) % got];
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+#endif
