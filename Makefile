@@ -41,8 +41,8 @@ TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPFLAGS = -MMD -MP
 -include $(LIB_OBJ:.o=.d) $(DATA_OBJ:.o=.d)
 
-## all: build the library (static and shared), ddbench and the data generator
-all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddbench $(BUILD)/ddx-datagen
+## all: build the library (static and shared), ddbench, stagebench and the data generator
+all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddbench $(BUILD)/ddx-datagen $(BUILD)/stagebench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,6 +61,10 @@ $(BUILD)/ddbench: $(BUILD)/obj/harness/ddbench.o $(DATA_LIB_OBJ) $(BUILD)/libddx
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/stagebench: $(BUILD)/obj/harness/stagebench.o $(BUILD)/libddx.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/ddx-datagen: $(BUILD)/obj/datasets/datagen_main.o $(DATA_LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -75,7 +79,7 @@ $(BUILD)/tests/tool_%: tests/tool_%.c $(BUILD)/libddx.a
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)
 
--include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/datasets/datagen_main.d
+-include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/datasets/datagen_main.d
 
 ## tests: build every test program (no run)
 tests: all $(TEST_BIN) $(TOOL_BIN)

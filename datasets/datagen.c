@@ -36,7 +36,7 @@
 /* ---- model constants ----------------------------------------------------------------- */
 
 /* File sizes: log2(size) = SIZE_LOG2_MEDIAN + SIZE_LOG2_SPREAD * (Irwin-Hall(4) - 2), a
- * bounded stand-in for a log-normal with sigma ~2.3 bits: median 22 KiB, mean ~80 KiB,
+ * bounded stand-in for a log-normal with sigma ~2.3 bits: median 22 KiB, mean ~75 KiB,
  * extremes ~90 B and ~5.6 MiB, which is the shape of real home and project directories. */
 #define SIZE_LOG2_MEDIAN_Q16 ((uint64_t)(14.43 * 65536)) /* log2(22 KiB) in 16.16 */
 #define SIZE_LOG2_SPREAD 4                               /* 4 bits per unit of the sum */
@@ -258,7 +258,7 @@ static void fill_records(ddx_gen *g, gen_file *f, uint8_t *dst, size_t n)
 }
 
 /* Alternating random extents (4 KiB - 512 KiB) and zero runs (8 KiB - 512 KiB), 4 KiB
- * aligned within the write; zeros are ~40% of the bytes. */
+ * aligned within the write; zeros are ~35% of the bytes. */
 static void fill_sparse(ddx_gen *g, uint8_t *dst, size_t n)
 {
     size_t i = 0;

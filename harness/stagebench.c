@@ -1,0 +1,177 @@
+/*
+ * stagebench.c - single-thread rate of each pipeline stage's kernel on the
+ * bytes of a file: the chunkers' find loops, the fingerprints over the chunks
+ * FastCDC cuts, index inserts, and memcpy (the reader's copy). These are the
+ * per-core ceilings the pipeline's end-to-end rate is compared against.
+ *
+ *   stagebench [--max-bytes SIZE] [--reps N] FILE     prints JSON to stdout
+ *
+ * Uses the internal kernel headers (chunk_impl.h, hash_impl.h): unstable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chunk_impl.h"
+#include "hash_impl.h"
+#include "index.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, dcmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static volatile uint64_t sink;
+
+typedef struct chunker_case {
+    const char *name;
+    ddx_chunker_kind kind;
+} chunker_case;
+
+int main(int argc, char **argv)
+{
+    size_t maxb = 512u << 20;
+    int reps = 5;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc)
+            maxb = strtoull(argv[++i], NULL, 10) << 20;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else {
+            fprintf(stderr, "usage: stagebench [--max-bytes MIB] [--reps N] FILE\n");
+            return 2;
+        }
+    }
+    if (!path || reps < 1 || reps > 100) {
+        fprintf(stderr, "usage: stagebench [--max-bytes MIB] [--reps N] FILE\n");
+        return 2;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        fprintf(stderr, "stagebench: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    uint8_t *buf = malloc(maxb), *dst = malloc(4u << 20);
+    size_t n = 0;
+    ssize_t r;
+    while (buf && dst && n < maxb && (r = read(fd, buf + n, maxb - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    if (!buf || !dst || n == 0) {
+        fprintf(stderr, "stagebench: %s: empty or unreadable\n", path);
+        return 1;
+    }
+    double t[100];
+    printf("{\n  \"schema\": \"ddx.stagebench/1\",\n  \"bytes\": %zu,\n  \"reps\": %d,\n", n, reps);
+    printf("  \"rates_bytes_per_s\": {\n");
+
+    static const chunker_case cases[] = {{"chunk.fastcdc", DDX_CHUNKER_FASTCDC},
+                                         {"chunk.rabin", DDX_CHUNKER_RABIN},
+                                         {"chunk.tttd", DDX_CHUNKER_TTTD},
+                                         {"chunk.fixed", DDX_CHUNKER_FIXED}};
+    size_t ncuts = 0;
+    uint64_t *cuts = malloc(sizeof(uint64_t) * (n / 1024 + 2));
+    for (size_t c = 0; c < 4; c++) {
+        ddx_chunk_cfg cfg;
+        if (ddx_chunk_cfg_init(&cfg, cases[c].kind, 2048, 8192, 65536, 1, 0, NULL))
+            return 1;
+        for (int i = 0; i < reps; i++) {
+            double t0 = now();
+            size_t pos = 0, k = 0;
+            while (pos < n) {
+                pos += cfg.find(&cfg, buf + pos, n - pos, 1);
+                if (c == 0)
+                    cuts[k] = pos;
+                k++;
+            }
+            t[i] = now() - t0;
+            if (c == 0)
+                ncuts = k;
+            sink += k;
+        }
+        printf("    \"%s\": %.0f,\n", cases[c].name, (double)n / median(t, reps));
+    }
+    /* fingerprints over the FastCDC chunks of the same bytes */
+    for (int h = 0; h < 2; h++) {
+        ddx_hasher hs;
+        if (ddx_hasher_init(&hs, h ? DDX_HASH_SHA1 : DDX_HASH_SHA256))
+            return 1;
+        uint8_t out[32];
+        for (int i = 0; i < reps; i++) {
+            double t0 = now();
+            for (size_t k = 0; k < ncuts; k++) {
+                size_t s = k ? cuts[k - 1] : 0;
+                if (ddx_hash(&hs, buf + s, cuts[k] - s, out))
+                    return 1;
+            }
+            t[i] = now() - t0;
+        }
+        ddx_hasher_free(&hs);
+        printf("    \"hash.%s\": %.0f,\n", h ? "sha1" : "sha256", (double)n / median(t, reps));
+    }
+    /* memcpy in 4 MiB pieces: the reader's copy into batch buffers */
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        for (size_t p = 0; p < n; p += 4u << 20) {
+            size_t l = n - p < (4u << 20) ? n - p : (4u << 20);
+            memcpy(dst, buf + p, l);
+            sink += dst[l - 1];
+        }
+        t[i] = now() - t0;
+    }
+    printf("    \"read.memcpy\": %.0f,\n", (double)n / median(t, reps));
+    /* index: one insert per chunk; bytes/s at the mean FastCDC chunk size */
+    double mean = (double)n / (double)ncuts;
+    size_t ni = 1u << 20;
+    uint8_t *fps = malloc(ni * 32);
+    uint64_t s = 12345;
+    for (size_t i = 0; i < ni * 4; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        memcpy(fps + i * 8, &s, 8);
+    }
+    for (int i = 0; i < reps; i++) {
+        ddx_index *ix;
+        ddx_index_thread th;
+        if (ddx_index_create(&ix, 32, ni))
+            return 1;
+        ddx_index_register(ix, &th);
+        ddx_index_enter(ix, &th);
+        double t0 = now();
+        for (size_t k = 0; k < ni; k++)
+            sink += (uint64_t)ddx_index_insert(ix, fps + k * 32, k, NULL);
+        t[i] = now() - t0;
+        ddx_index_leave(ix, &th);
+        ddx_index_unregister(ix, &th);
+        ddx_index_destroy(ix);
+    }
+    double ips = (double)ni / median(t, reps);
+    printf("    \"index.insert\": %.0f\n  },\n", ips * mean);
+    printf("  \"index_inserts_per_s\": %.0f,\n  \"fastcdc_chunks\": %zu,\n", ips, ncuts);
+    printf("  \"fastcdc_mean_chunk\": %.1f\n}\n", mean);
+    free(fps);
+    free(cuts);
+    free(buf);
+    free(dst);
+    return 0;
+}
