@@ -333,3 +333,63 @@ Test(pipeline, api_states_and_errors)
     cr_assert_eq(ddx_hash_from_name("sha1", &hk), 0);
     cr_assert_eq(ddx_hash_from_name("md5", &hk), DDX_EINVAL);
 }
+
+static void count_release(void *ctx)
+{
+    __atomic_add_fetch((int *)ctx, 1, __ATOMIC_SEQ_CST);
+}
+
+Test(pipeline, feed_ref_zero_copy_equals_feed_and_releases_once)
+{
+    size_t n = 9 * 1024 * 1024 + 5000;
+    uint8_t *a = make_mixed(n, tu_seed() + 21);
+    list got = {0};
+    ddx_stats ref_st;
+    stream_in s[] = {{a, n}, {a, n}};
+    run_cfg rc = {DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, DDX_HASH_SHA256, 2, 0, 0};
+    run_engine(&rc, s, 2, &got, &ref_st);
+    list ref = got;
+    got.v = NULL;
+    got.n = got.cap = 0;
+    pthread_mutex_init(&got.mu, NULL);
+
+    int released = 0;
+    ddx_engine *e;
+    cr_assert_eq(ddx_engine_create(&e), 0);
+    cr_assert_eq(ddx_engine_set_pinning(e, 0), 0);
+    cr_assert_eq(ddx_engine_set_chunk_callback(e, collect, &got), 0);
+    cr_assert_eq(ddx_engine_open(e), 0);
+    /* stream 0: all in place; stream 1: a copied head, then in place, then copied */
+    cr_assert_eq(ddx_engine_stream_begin(e), 0);
+    cr_assert_eq(ddx_engine_feed_ref(e, a, n, count_release, &released), 0);
+    cr_assert_eq(ddx_engine_stream_end(e), 0);
+    cr_assert_eq(ddx_engine_stream_begin(e), 0);
+    cr_assert_eq(ddx_engine_feed(e, a, 777), 0);
+    cr_assert_eq(ddx_engine_feed_ref(e, a + 777, n - 777 - 100, count_release, &released), 0);
+    cr_assert_eq(ddx_engine_feed(e, a + n - 100, 100), 0);
+    cr_assert_eq(ddx_engine_stream_end(e), 0);
+    cr_assert_eq(ddx_engine_finish(e), 0);
+    cr_assert_eq(__atomic_load_n(&released, __ATOMIC_SEQ_CST), 2, "released %d times", released);
+    ddx_stats st;
+    cr_assert_eq(ddx_engine_get_stats(e, &st), 0);
+    ddx_engine_close(e);
+    qsort(got.v, got.n, sizeof *got.v, chunk_cmp);
+    assert_same_chunks(&got, &ref, 32, "feed_ref");
+    cr_assert_eq(st.unique_bytes, ref_st.unique_bytes);
+
+    /* errors release too: no stream open */
+    released = 0;
+    cr_assert_eq(ddx_engine_create(&e), 0);
+    cr_assert_eq(ddx_engine_set_pinning(e, 0), 0);
+    cr_assert_eq(ddx_engine_open(e), 0);
+    cr_assert_eq(ddx_engine_feed_ref(e, a, n, count_release, &released), DDX_ESTATE);
+    cr_assert_eq(released, 1);
+    /* close without finish: released by close at the latest */
+    cr_assert_eq(ddx_engine_stream_begin(e), 0);
+    cr_assert_eq(ddx_engine_feed_ref(e, a, n, count_release, &released), 0);
+    ddx_engine_close(e);
+    cr_assert_eq(__atomic_load_n(&released, __ATOMIC_SEQ_CST), 2);
+    free(got.v);
+    free(ref.v);
+    free(a);
+}

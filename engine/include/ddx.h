@@ -146,6 +146,14 @@ DDX_API DDX_NODISCARD int ddx_engine_feed(ddx_engine *e, const void *buf, size_t
 /* Read fd to end of file into the current stream (the reader stage reads
  * straight into batch buffers, without an extra copy). */
 DDX_API DDX_NODISCARD int ddx_engine_feed_fd(ddx_engine *e, int fd);
+/* Zero-copy feed: the engine reads the len bytes at p in place (whole batches
+ * of them; a remainder smaller than a batch is copied) and calls release(ctx)
+ * exactly once when it no longer needs them: from any thread, at the latest
+ * in ddx_engine_close(), and also when this call fails. The bytes must stay
+ * valid and unchanged until then. ddbench feeds mmap(2)ed files this way. */
+typedef void (*ddx_release_fn)(void *ctx);
+DDX_API DDX_NODISCARD int ddx_engine_feed_ref(ddx_engine *e, const void *p, size_t len,
+                                              ddx_release_fn release, void *ctx);
 DDX_API DDX_NODISCARD int ddx_engine_stream_end(ddx_engine *e);
 
 /* Wait until every fed byte is chunked, fingerprinted and indexed. Statistics
