@@ -27,17 +27,17 @@
 /* Everything a find function needs, precomputed once from the parameters. */
 typedef struct ddx_chunk_cfg {
     ddx_chunker_kind kind;
-    uint32_t min_size;  /* no chunk is shorter, except the last of a stream */
-    uint32_t avg_size;  /* target size (fixed: the block size) */
-    uint32_t max_size;  /* no chunk is longer */
-    int normalization;  /* fastcdc: 0..3 */
-    uint64_t seed;      /* fastcdc: xored into the gear table (0 = reference table) */
+    uint32_t min_size; /* no chunk is shorter, except the last of a stream */
+    uint32_t avg_size; /* target size (fixed: the block size) */
+    uint32_t max_size; /* no chunk is longer */
+    int normalization; /* fastcdc: 0..3 */
+    uint64_t seed;     /* fastcdc: xored into the gear table (0 = reference table) */
     /* fastcdc */
     uint64_t mask_s, mask_l, mask_s_ls, mask_l_ls;
     uint64_t gear[256], gear_ls[256];
     /* rabin / tttd: cut where fp % divisor == divisor - 1 */
-    uint64_t divisor;        /* avg - min */
-    uint64_t backup_divisor; /* tttd: divisor / 2 */
+    uint64_t divisor;           /* avg - min */
+    uint64_t backup_divisor;    /* tttd: divisor / 2 */
     const uint64_t *rabin_push; /* [256]: shifted-out top byte -> reduction */
     const uint64_t *rabin_pop;  /* [256]: byte leaving the window -> its contribution */
     size_t (*find)(const struct ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
@@ -73,8 +73,8 @@ void ddx_rabin_tables(const uint64_t **push, const uint64_t **pop);
  * Keeps at most max_size bytes of the undecided chunk. */
 typedef struct ddx_chunker {
     const ddx_chunk_cfg *cfg;
-    uint64_t start;   /* absolute offset of the undecided chunk's first byte */
-    uint8_t *carry;   /* bytes of the undecided chunk fed so far (<= max) */
+    uint64_t start; /* absolute offset of the undecided chunk's first byte */
+    uint8_t *carry; /* bytes of the undecided chunk fed so far (<= max) */
     size_t carry_len;
 } ddx_chunker;
 

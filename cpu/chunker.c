@@ -73,7 +73,8 @@ int ddx_chunk_cfg_init(ddx_chunk_cfg *cfg, ddx_chunker_kind kind, uint32_t min, 
         }
         int bits = log2_round(avg);
         if (bits - normalization < 5 || bits + normalization > 25) {
-            *why = "fastcdc avg size out of range for this normalization (256 B..16 MiB at level 1)";
+            *why =
+                "fastcdc avg size out of range for this normalization (256 B..16 MiB at level 1)";
             return DDX_EINVAL;
         }
         cfg->mask_s = ddx_fastcdc_masks[bits + normalization];

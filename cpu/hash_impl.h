@@ -16,8 +16,8 @@
 
 typedef struct ddx_hasher {
     ddx_hash_kind kind;
-    size_t size;  /* digest bytes */
-    void *ctx;    /* EVP_MD_CTX */
+    size_t size; /* digest bytes */
+    void *ctx;   /* EVP_MD_CTX */
     const void *md;
     const char *impl;
 } ddx_hasher;

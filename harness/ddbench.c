@@ -14,12 +14,12 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -66,36 +66,35 @@ typedef struct opts {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ddbench run [options] [PATH...]\n"
-            "       ddbench --help | --version\n"
-            "\n"
-            "Chunk, fingerprint and deduplicate PATHs (files, directories walked\n"
-            "recursively in name order, '-' for stdin; each file is one stream) and\n"
-            "report the dedup ratio, chunk statistics and the speed of every stage.\n"
-            "With no PATH, runs the built-in dataset: backup generations of a\n"
-            "synthetic file tree (datasets/README.md).\n"
-            "\n"
-            "options:\n"
-            "  --chunker NAME      fixed | rabin | tttd | fastcdc (default fastcdc)\n"
-            "  --avg SIZE          average (fixed: block) chunk size (default 8K)\n"
-            "  --min SIZE          minimum chunk size (default avg/4)\n"
-            "  --max SIZE          maximum chunk size (default avg*8)\n"
-            "  --normalization N   fastcdc normalized chunking level 0..3 (default 1)\n"
-            "  --hash NAME         sha1 | sha256 (default sha256)\n"
-            "  --threads N         worker threads (default: one per core)\n"
-            "  --batch SIZE        bytes per batch handed to a worker (default 4M)\n"
-            "  --no-pin            do not pin workers to cores\n"
-            "  --json FILE         write the report as JSON (docs/report-schema.md)\n"
-            "  --csv FILE          write the report as one CSV row with a header\n"
-            "  --seed N            built-in dataset: generator seed (default 1)\n"
-            "  --generations N     built-in dataset: backup generations (default 10)\n"
-            "  --tree-size SIZE    built-in dataset: size of the file tree (default 64M)\n"
-            "  -v, --verbose       print worker bindings and per-file progress\n"
-            "  -q, --quiet         no progress line\n"
-            "  -h, --help          this text\n"
-            "  -V, --version       print the version\n"
-            "SIZE takes a K, M or G suffix (powers of 1024).\n");
+    fprintf(f, "usage: ddbench run [options] [PATH...]\n"
+               "       ddbench --help | --version\n"
+               "\n"
+               "Chunk, fingerprint and deduplicate PATHs (files, directories walked\n"
+               "recursively in name order, '-' for stdin; each file is one stream) and\n"
+               "report the dedup ratio, chunk statistics and the speed of every stage.\n"
+               "With no PATH, runs the built-in dataset: backup generations of a\n"
+               "synthetic file tree (datasets/README.md).\n"
+               "\n"
+               "options:\n"
+               "  --chunker NAME      fixed | rabin | tttd | fastcdc (default fastcdc)\n"
+               "  --avg SIZE          average (fixed: block) chunk size (default 8K)\n"
+               "  --min SIZE          minimum chunk size (default avg/4)\n"
+               "  --max SIZE          maximum chunk size (default avg*8)\n"
+               "  --normalization N   fastcdc normalized chunking level 0..3 (default 1)\n"
+               "  --hash NAME         sha1 | sha256 (default sha256)\n"
+               "  --threads N         worker threads (default: one per core)\n"
+               "  --batch SIZE        bytes per batch handed to a worker (default 4M)\n"
+               "  --no-pin            do not pin workers to cores\n"
+               "  --json FILE         write the report as JSON (docs/report-schema.md)\n"
+               "  --csv FILE          write the report as one CSV row with a header\n"
+               "  --seed N            built-in dataset: generator seed (default 1)\n"
+               "  --generations N     built-in dataset: backup generations (default 10)\n"
+               "  --tree-size SIZE    built-in dataset: size of the file tree (default 64M)\n"
+               "  -v, --verbose       print worker bindings and per-file progress\n"
+               "  -q, --quiet         no progress line\n"
+               "  -h, --help          this text\n"
+               "  -V, --version       print the version\n"
+               "SIZE takes a K, M or G suffix (powers of 1024).\n");
 }
 
 static uint64_t parse_size(const char *opt, const char *s)
@@ -135,8 +134,22 @@ static unsigned long parse_uint(const char *opt, const char *s, unsigned long lo
 
 static void parse_opts(opts *o, int argc, char **argv)
 {
-    enum { O_CHUNKER = 256, O_MIN, O_AVG, O_MAX, O_NORM, O_HASH, O_THREADS, O_BATCH, O_NOPIN,
-           O_JSON, O_CSV, O_SEED, O_GENS, O_TREE };
+    enum {
+        O_CHUNKER = 256,
+        O_MIN,
+        O_AVG,
+        O_MAX,
+        O_NORM,
+        O_HASH,
+        O_THREADS,
+        O_BATCH,
+        O_NOPIN,
+        O_JSON,
+        O_CSV,
+        O_SEED,
+        O_GENS,
+        O_TREE
+    };
     static const struct option lo[] = {
         {"chunker", required_argument, 0, O_CHUNKER},
         {"min", required_argument, 0, O_MIN},
@@ -504,23 +517,19 @@ static void print_report(FILE *f, const report *r)
     fprintf(f, "dedup ratio     %15.3f\n", s->dedup_ratio);
     fprintf(f, "chunks          %15" PRIu64 "  (%" PRIu64 " unique)\n", s->chunks,
             s->unique_chunks);
-    fprintf(f,
-            "chunk size      mean %.1f  min %" PRIu64 "  max %" PRIu64 "  stddev %.1f\n",
+    fprintf(f, "chunk size      mean %.1f  min %" PRIu64 "  max %" PRIu64 "  stddev %.1f\n",
             s->chunk_mean, s->chunk_min, s->chunk_max, s->chunk_stddev);
-    fprintf(f,
-            "index           %" PRIu64 " entries  %.1f MiB  %.1f B/entry  %" PRIu64
-            " grows\n\n",
-            s->index_entries, s->index_bytes / 1048576.0, s->index_bytes_per_entry,
-            s->index_grows);
+    fprintf(f, "index           %" PRIu64 " entries  %.1f MiB  %.1f B/entry  %" PRIu64 " grows\n\n",
+            s->index_entries, s->index_bytes / 1048576.0, s->index_bytes_per_entry, s->index_grows);
     fprintf(f, "stage        wall s     cpu s        MiB   items    GB/s per thread\n");
     for (int i = 0; i < DDX_STAGE_COUNT; i++) {
         const ddx_stage_stats *g = &s->stage[i];
-        fprintf(f, "%-8s %10.3f %9.3f %10.1f %7" PRIu64 " %10.2f\n",
-                ddx_stage_name((ddx_stage)i), g->wall_s, g->cpu_s, g->bytes / 1048576.0,
-                g->items, rate(g->bytes, g->wall_s) / 1e9);
+        fprintf(f, "%-8s %10.3f %9.3f %10.1f %7" PRIu64 " %10.2f\n", ddx_stage_name((ddx_stage)i),
+                g->wall_s, g->cpu_s, g->bytes / 1048576.0, g->items,
+                rate(g->bytes, g->wall_s) / 1e9);
     }
-    fprintf(f, "%-8s %10.3f %9.3f %10.1f %7s %10.2f  (end to end; reader waited %.3f s)\n",
-            "total", s->wall_s, s->cpu_s, s->logical_bytes / 1048576.0, "",
+    fprintf(f, "%-8s %10.3f %9.3f %10.1f %7s %10.2f  (end to end; reader waited %.3f s)\n", "total",
+            s->wall_s, s->cpu_s, s->logical_bytes / 1048576.0, "",
             rate(s->logical_bytes, s->wall_s) / 1e9, s->read_wait_s);
     if (r->gen_s > 0)
         fprintf(f, "(dataset generated in %.2f s before the run, not counted)\n", r->gen_s);
@@ -571,8 +580,8 @@ static void write_json(FILE *f, const report *r)
     fprintf(f, "},\n");
     fprintf(f,
             "  \"logical_bytes\": %" PRIu64 ",\n  \"unique_bytes\": %" PRIu64
-            ",\n  \"dedup_ratio\": %.6f,\n  \"chunks\": %" PRIu64
-            ",\n  \"unique_chunks\": %" PRIu64 ",\n",
+            ",\n  \"dedup_ratio\": %.6f,\n  \"chunks\": %" PRIu64 ",\n  \"unique_chunks\": %" PRIu64
+            ",\n",
             s->logical_bytes, s->unique_bytes, s->dedup_ratio, s->chunks, s->unique_chunks);
     fprintf(f,
             "  \"chunk_size\": {\"mean\": %.3f, \"min\": %" PRIu64 ", \"max\": %" PRIu64
@@ -764,8 +773,8 @@ static int cmd_run(int argc, char **argv)
     check(ddx_engine_create(&e), "engine");
     int rc = ddx_engine_set_normalization(e, o.normalization);
     if (!rc)
-        rc = ddx_engine_set_chunker(e, o.chunker, (uint32_t)o.min, (uint32_t)o.avg,
-                                    (uint32_t)o.max);
+        rc =
+            ddx_engine_set_chunker(e, o.chunker, (uint32_t)o.min, (uint32_t)o.avg, (uint32_t)o.max);
     if (rc) {
         if (o.chunker == DDX_CHUNKER_FIXED)
             die(EXIT_USAGE, "--avg: fixed chunk size must be between 64 B and 64 MiB");
@@ -774,11 +783,11 @@ static int cmd_run(int argc, char **argv)
         if (o.max > DDX_CHUNK_MAX_LIMIT)
             die(EXIT_USAGE, "--max: must be at most 64 MiB, got %" PRIu64, o.max);
         if (o.min > o.avg)
-            die(EXIT_USAGE, "--min %" PRIu64 " > --avg %" PRIu64 ": need min <= avg <= max",
-                o.min, o.avg);
+            die(EXIT_USAGE, "--min %" PRIu64 " > --avg %" PRIu64 ": need min <= avg <= max", o.min,
+                o.avg);
         if (o.avg > o.max)
-            die(EXIT_USAGE, "--avg %" PRIu64 " > --max %" PRIu64 ": need min <= avg <= max",
-                o.avg, o.max);
+            die(EXIT_USAGE, "--avg %" PRIu64 " > --max %" PRIu64 ": need min <= avg <= max", o.avg,
+                o.max);
         if (o.min == o.max)
             die(EXIT_USAGE, "--min equals --max: use --chunker fixed for equal sizes");
         if (o.chunker == DDX_CHUNKER_FASTCDC)
@@ -787,8 +796,8 @@ static int cmd_run(int argc, char **argv)
                 "(avg 256 B..8 MiB at level 1)",
                 o.avg, o.normalization);
         die(EXIT_USAGE,
-            "--avg %" PRIu64 " - --min %" PRIu64 " must be at least 64 for %s (the divisor)",
-            o.avg, o.min, ddx_chunker_name(o.chunker));
+            "--avg %" PRIu64 " - --min %" PRIu64 " must be at least 64 for %s (the divisor)", o.avg,
+            o.min, ddx_chunker_name(o.chunker));
     }
     check(ddx_engine_set_hash(e, o.hash), "--hash");
     check(ddx_engine_set_threads(e, o.threads), "--threads");
@@ -816,9 +825,8 @@ static int cmd_run(int argc, char **argv)
         }
         r.input_kind = "paths";
         snprintf(r.input_desc, sizeof r.input_desc, "%zu file%s%s, %.1f MiB%s: %s%s", in.n,
-                 in.n == 1 ? "" : "s", in.has_stdin ? " incl. stdin" : "",
-                 in.bytes / 1048576.0, in.has_stdin ? " + stdin" : "", o.paths[0],
-                 o.npaths > 1 ? " ..." : "");
+                 in.n == 1 ? "" : "s", in.has_stdin ? " incl. stdin" : "", in.bytes / 1048576.0,
+                 in.has_stdin ? " + stdin" : "", o.paths[0], o.npaths > 1 ? " ..." : "");
     } else {
         /* Generate first, so the measurement is the engine's alone. */
         double t = mono_s();

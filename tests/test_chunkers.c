@@ -17,11 +17,16 @@ typedef struct params {
 } params;
 
 static const params param_sets[] = {
-    {DDX_CHUNKER_FIXED, 0, 4096, 0, 0},     {DDX_CHUNKER_FIXED, 0, 3000, 0, 0},
-    {DDX_CHUNKER_RABIN, 2048, 8192, 65536, 0}, {DDX_CHUNKER_RABIN, 512, 2048, 8192, 0},
-    {DDX_CHUNKER_TTTD, 2048, 8192, 65536, 0},  {DDX_CHUNKER_TTTD, 460, 1000, 2800, 0},
-    {DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, 1}, {DDX_CHUNKER_FASTCDC, 1024, 4096, 16384, 2},
-    {DDX_CHUNKER_FASTCDC, 4096, 16384, 131072, 0}, {DDX_CHUNKER_FASTCDC, 257, 1000, 4099, 3},
+    {DDX_CHUNKER_FIXED, 0, 4096, 0, 0},
+    {DDX_CHUNKER_FIXED, 0, 3000, 0, 0},
+    {DDX_CHUNKER_RABIN, 2048, 8192, 65536, 0},
+    {DDX_CHUNKER_RABIN, 512, 2048, 8192, 0},
+    {DDX_CHUNKER_TTTD, 2048, 8192, 65536, 0},
+    {DDX_CHUNKER_TTTD, 460, 1000, 2800, 0},
+    {DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, 1},
+    {DDX_CHUNKER_FASTCDC, 1024, 4096, 16384, 2},
+    {DDX_CHUNKER_FASTCDC, 4096, 16384, 131072, 0},
+    {DDX_CHUNKER_FASTCDC, 257, 1000, 4099, 3},
 };
 #define NSETS (sizeof param_sets / sizeof param_sets[0])
 
@@ -369,8 +374,7 @@ Test(chunkers, invalid_parameters_rejected)
                  DDX_EINVAL);
     cr_assert_eq(ddx_chunk_cfg_init(&c, DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, 4, 0, &why),
                  DDX_EINVAL);
-    cr_assert_eq(ddx_chunk_cfg_init(&c, DDX_CHUNKER_FASTCDC, 64, 64, 1024, 3, 0, &why),
-                 DDX_EINVAL);
+    cr_assert_eq(ddx_chunk_cfg_init(&c, DDX_CHUNKER_FASTCDC, 64, 64, 1024, 3, 0, &why), DDX_EINVAL);
     cr_assert_eq(ddx_chunk_cfg_init(&c, DDX_CHUNKER_RABIN, 2048, 2050, 65536, 0, 0, &why),
                  DDX_EINVAL);
     cr_assert_eq(ddx_chunk_cfg_init(&c, DDX_CHUNKER_TTTD, 4096, 8192, 4096, 0, 0, &why),

@@ -127,13 +127,20 @@ static void single_thread(size_t fp_size)
     /* Again, with other values: each must report the first value and keep it. */
     for (size_t i = 0; i < N; i++) {
         uint64_t ex = ~0ull;
-        int rc = insert_retry(ix, &t, fps + i * fp_size, value_of(i) + 1, &ex, NULL);
+        int rc = insert_retry(ix, &t, fps + i * fp_size, value_of(i) ^ 1, &ex, NULL);
         cr_assert_eq(rc, 0, "fp_size %zu: second insert of fp %zu returned %d", fp_size, i, rc);
-        cr_assert_eq(ex, value_of(i), "fp_size %zu: fp %zu: existing %llu, stored %llu", fp_size,
-                     i, (unsigned long long)ex, (unsigned long long)value_of(i));
+        cr_assert_eq(ex, value_of(i), "fp_size %zu: fp %zu: existing %llu, stored %llu", fp_size, i,
+                     (unsigned long long)ex, (unsigned long long)value_of(i));
     }
     /* existing may be NULL when the caller does not need it. */
     cr_assert_eq(insert_retry(ix, &t, fps, 5, NULL, NULL), 0);
+    cr_assert_eq(ddx_index_entries(ix), N);
+    /* values that would alias the empty / being-written states are refused */
+    uint8_t fresh[32];
+    memset(fresh, 0x5a, sizeof fresh);
+    cr_assert_eq(ddx_index_insert(ix, fresh, DDX_INDEX_VALUE_MAX + 1, NULL), DDX_EINVAL);
+    cr_assert_eq(ddx_index_insert(ix, fresh, UINT64_MAX, NULL), DDX_EINVAL);
+    cr_assert_eq(ddx_index_lookup(ix, fresh, NULL), 0);
     cr_assert_eq(ddx_index_entries(ix), N);
 
     for (size_t i = 0; i < N; i++) {
@@ -357,16 +364,16 @@ Test(index, concurrent_duplicates, .timeout = 300)
             order[i][k] = order[i][j];
             order[i][j] = tmp;
         }
-        w[i] = (worker){.ix = ix, .fps = fps, .fp_size = FS, .order = order[i], .n = N,
-                        .tid = (uint64_t)i};
+        w[i] = (worker){
+            .ix = ix, .fps = fps, .fp_size = FS, .order = order[i], .n = N, .tid = (uint64_t)i};
     }
     run_workers(w);
 
     uint64_t added = 0;
     for (int i = 0; i < NTHREADS; i++)
         added += w[i].added;
-    cr_expect_eq(added, N, "%llu inserts returned 1 for %d distinct fps",
-                 (unsigned long long)added, N);
+    cr_expect_eq(added, N, "%llu inserts returned 1 for %d distinct fps", (unsigned long long)added,
+                 N);
     cr_assert_eq(ddx_index_entries(ix), N);
 
     /* Per fingerprint: who won, and what every thread saw. */
@@ -427,8 +434,12 @@ Test(index, concurrent_unique, .timeout = 300)
         order[f] = f;
     worker w[NTHREADS];
     for (int i = 0; i < NTHREADS; i++)
-        w[i] = (worker){.ix = ix, .fps = fps, .fp_size = FS, .order = order + (size_t)i * PER,
-                        .n = PER, .tid = (uint64_t)i};
+        w[i] = (worker){.ix = ix,
+                        .fps = fps,
+                        .fp_size = FS,
+                        .order = order + (size_t)i * PER,
+                        .n = PER,
+                        .tid = (uint64_t)i};
     run_workers(w);
 
     for (int i = 0; i < NTHREADS; i++) {
@@ -468,8 +479,7 @@ Test(index, invalid_fp_size)
     static const size_t bad[] = {0, 4, 7, 33, 64};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ddx_index *ix = (ddx_index *)&ix; /* not NULL, to see create clear it */
-        cr_expect_eq(ddx_index_create(&ix, bad[i], 0), DDX_EINVAL, "fp_size %zu accepted",
-                     bad[i]);
+        cr_expect_eq(ddx_index_create(&ix, bad[i], 0), DDX_EINVAL, "fp_size %zu accepted", bad[i]);
         cr_expect_null(ix, "fp_size %zu: *out not cleared", bad[i]);
     }
     static const size_t good[] = {20, 32};

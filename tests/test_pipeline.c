@@ -172,8 +172,8 @@ Test(pipeline, equals_sequential_reference_any_threads_batches_feeds)
                 run_engine(&rc, s, ns, &got, &st);
                 char what[128];
                 snprintf(what, sizeof what, "%s/%s threads %u batch %zu feeds %s",
-                         ddx_chunker_name(rc.kind), ddx_hash_name(rc.hash), rc.threads,
-                         rc.batch, rc.random_feeds ? "random" : "whole");
+                         ddx_chunker_name(rc.kind), ddx_hash_name(rc.hash), rc.threads, rc.batch,
+                         rc.random_feeds ? "random" : "whole");
                 assert_same_chunks(&got, &ref, ddx_hash_size(rc.hash), what);
                 cr_assert_eq(st.chunks, ref.n, "%s", what);
                 cr_assert_eq(st.logical_bytes, n + n / 3 + n - 7 + 100, "%s", what);

@@ -66,8 +66,9 @@ static inline void tu_fill(uint8_t *p, size_t n, enum tu_class c, uint64_t seed)
         break;
     }
     case TU_TEXT: {
-        static const char *const words[] = {"the ", "chunk ", "index ", "of ", "data ", "and ",
-                                            "backup ", "store ", "\n", "log ", "a ", "version "};
+        static const char *const words[] = {"the ",  "chunk ", "index ",  "of ",
+                                            "data ", "and ",   "backup ", "store ",
+                                            "\n",    "log ",   "a ",      "version "};
         uint64_t s = seed;
         size_t i = 0;
         while (i < n) {

@@ -55,14 +55,14 @@ DDX_API unsigned ddx_version_number(void);
 /* Library codes: one pinned negative block. Positive values are errno. */
 enum {
     DDX_OK = 0,
-    DDX_EINVAL = -30001,    /* an argument or parameter is out of range */
-    DDX_ESTATE = -30002,    /* call not allowed in the handle's current state */
-    DDX_ENOMEM = -30003,    /* allocation failed */
-    DDX_ETHREAD = -30004,   /* a worker thread could not be created */
-    DDX_EHASH = -30005,     /* the fingerprint provider (OpenSSL) failed */
-    DDX_EUNSUPP = -30006,   /* the requested implementation is not available */
-    DDX_ECORRUPT = -30007,  /* input failed an integrity check */
-    DDX_EFULL = -30008,     /* a fixed-capacity structure is full */
+    DDX_EINVAL = -30001,   /* an argument or parameter is out of range */
+    DDX_ESTATE = -30002,   /* call not allowed in the handle's current state */
+    DDX_ENOMEM = -30003,   /* allocation failed */
+    DDX_ETHREAD = -30004,  /* a worker thread could not be created */
+    DDX_EHASH = -30005,    /* the fingerprint provider (OpenSSL) failed */
+    DDX_EUNSUPP = -30006,  /* the requested implementation is not available */
+    DDX_ECORRUPT = -30007, /* input failed an integrity check */
+    DDX_EFULL = -30008,    /* a fixed-capacity structure is full */
 };
 
 /* A static, human-readable string for a ddx_* return value (never NULL). */
@@ -101,11 +101,11 @@ typedef struct ddx_engine ddx_engine;
 
 /* One chunk, as reported to a chunk callback. */
 typedef struct ddx_chunk {
-    uint64_t stream;          /* stream number, 0-based, in begin order */
-    uint64_t offset;          /* byte offset of the chunk within its stream */
-    uint32_t length;          /* chunk length in bytes */
-    uint32_t is_new;          /* 1 if this fingerprint was new to the index */
-    uint8_t fp[DDX_FP_MAX];   /* fingerprint; ddx_hash_size() bytes are valid */
+    uint64_t stream;        /* stream number, 0-based, in begin order */
+    uint64_t offset;        /* byte offset of the chunk within its stream */
+    uint32_t length;        /* chunk length in bytes */
+    uint32_t is_new;        /* 1 if this fingerprint was new to the index */
+    uint8_t fp[DDX_FP_MAX]; /* fingerprint; ddx_hash_size() bytes are valid */
 } ddx_chunk;
 
 /* Called once per chunk from worker threads, concurrently and in no particular
@@ -162,44 +162,44 @@ DDX_API DDX_NODISCARD int ddx_engine_finish(ddx_engine *e);
 
 /* Pipeline stages, for per-stage timing. */
 typedef enum ddx_stage {
-    DDX_STAGE_READ = 0,  /* reader: read(2)/copy into batch buffers */
-    DDX_STAGE_CHUNK,     /* cut points within each batch */
-    DDX_STAGE_STITCH,    /* resynchronising cut points across batch edges */
-    DDX_STAGE_HASH,      /* fingerprints */
-    DDX_STAGE_INDEX,     /* index insert-or-lookup */
+    DDX_STAGE_READ = 0, /* reader: read(2)/copy into batch buffers */
+    DDX_STAGE_CHUNK,    /* cut points within each batch */
+    DDX_STAGE_STITCH,   /* resynchronising cut points across batch edges */
+    DDX_STAGE_HASH,     /* fingerprints */
+    DDX_STAGE_INDEX,    /* index insert-or-lookup */
     DDX_STAGE_COUNT
 } ddx_stage;
 
 DDX_API const char *ddx_stage_name(ddx_stage stage);
 
 typedef struct ddx_stage_stats {
-    double wall_s;   /* summed over threads: wall time spent in the stage */
-    double cpu_s;    /* summed over threads: thread CPU time spent in the stage */
-    uint64_t bytes;  /* bytes that passed through the stage */
-    uint64_t items;  /* batches (read, chunk, stitch) or chunks (hash, index) */
+    double wall_s;  /* summed over threads: wall time spent in the stage */
+    double cpu_s;   /* summed over threads: thread CPU time spent in the stage */
+    uint64_t bytes; /* bytes that passed through the stage */
+    uint64_t items; /* batches (read, chunk, stitch) or chunks (hash, index) */
 } ddx_stage_stats;
 
 typedef struct ddx_stats {
-    uint64_t streams;         /* streams begun */
-    uint64_t logical_bytes;   /* bytes fed */
-    uint64_t unique_bytes;    /* bytes in chunks whose fingerprint was new */
-    uint64_t chunks;          /* chunks cut */
-    uint64_t unique_chunks;   /* chunks whose fingerprint was new */
-    uint64_t chunk_min;       /* smallest chunk (0 if no chunk) */
-    uint64_t chunk_max;       /* largest chunk */
-    double chunk_mean;        /* mean chunk length */
-    double chunk_stddev;      /* population standard deviation of chunk length */
-    double dedup_ratio;       /* logical_bytes / unique_bytes (1 if empty) */
-    uint64_t index_entries;   /* entries in the fingerprint index */
-    uint64_t index_bytes;     /* memory held by the index table */
+    uint64_t streams;       /* streams begun */
+    uint64_t logical_bytes; /* bytes fed */
+    uint64_t unique_bytes;  /* bytes in chunks whose fingerprint was new */
+    uint64_t chunks;        /* chunks cut */
+    uint64_t unique_chunks; /* chunks whose fingerprint was new */
+    uint64_t chunk_min;     /* smallest chunk (0 if no chunk) */
+    uint64_t chunk_max;     /* largest chunk */
+    double chunk_mean;      /* mean chunk length */
+    double chunk_stddev;    /* population standard deviation of chunk length */
+    double dedup_ratio;     /* logical_bytes / unique_bytes (1 if empty) */
+    uint64_t index_entries; /* entries in the fingerprint index */
+    uint64_t index_bytes;   /* memory held by the index table */
     double index_bytes_per_entry;
-    uint64_t index_grows;     /* times the index table was doubled */
-    double wall_s;            /* open -> last finish, wall clock */
-    double cpu_s;             /* process CPU time (user + system) over the same span */
-    double read_wait_s;       /* reader time blocked on full queues (backpressure) */
-    unsigned threads;         /* worker threads */
-    size_t batch_size;        /* bytes per batch */
-    uint64_t batches;         /* batches processed */
+    uint64_t index_grows; /* times the index table was doubled */
+    double wall_s;        /* open -> last finish, wall clock */
+    double cpu_s;         /* process CPU time (user + system) over the same span */
+    double read_wait_s;   /* reader time blocked on full queues (backpressure) */
+    unsigned threads;     /* worker threads */
+    size_t batch_size;    /* bytes per batch */
+    uint64_t batches;     /* batches processed */
     ddx_stage_stats stage[DDX_STAGE_COUNT];
 } ddx_stats;
 

@@ -76,10 +76,10 @@ typedef struct batch {
     uint64_t base;   /* logical offset of the stream's byte 0 (chunk locations) */
     uint64_t off;    /* stream offset of data[0] */
     size_t len;
-    int first, last; /* first / last batch of its stream */
+    int first, last;     /* first / last batch of its stream */
     const uint8_t *data; /* the bytes: own, or a view of caller memory (reg) */
-    uint8_t *own;    /* batch_size bytes owned by the batch */
-    region *reg;     /* caller memory data points into, or NULL */
+    uint8_t *own;        /* batch_size bytes owned by the batch */
+    region *reg;         /* caller memory data points into, or NULL */
     /* local chain: chunk j spans [P(j), P(j+1)), P(0) = off, P(j+1) = cuts[j] */
     uint64_t *cuts;
     size_t ncuts;

@@ -27,17 +27,17 @@
 #define ST_BUSY 1u
 
 struct ddx_index {
-    uint8_t *slots;          /* cap * slot_size bytes */
-    uint64_t cap;            /* power of two */
-    uint64_t mask;           /* cap - 1 */
+    uint8_t *slots; /* cap * slot_size bytes */
+    uint64_t cap;   /* power of two */
+    uint64_t mask;  /* cap - 1 */
     size_t fp_size;
     size_t slot_size;
-    uint64_t soft_limit;     /* entries at which growth is wanted */
-    uint64_t hard_limit;     /* entries at which inserts are refused */
-    _Atomic uint64_t count;  /* entries; fetch_add per new entry (new entries only) */
+    uint64_t soft_limit;    /* entries at which growth is wanted */
+    uint64_t hard_limit;    /* entries at which inserts are refused */
+    _Atomic uint64_t count; /* entries; fetch_add per new entry (new entries only) */
     _Atomic uint64_t grows;
     _Atomic uint64_t bytes_pub; /* cap * slot_size, readable while another thread grows */
-    ck_brlock_t lock;        /* readers: inserting threads; writer: grow */
+    ck_brlock_t lock;           /* readers: inserting threads; writer: grow */
 };
 
 static inline _Atomic uint64_t *slot_state(const ddx_index *ix, uint64_t i)
@@ -57,27 +57,38 @@ static inline uint64_t home(const ddx_index *ix, const uint8_t *fp)
     return h & ix->mask;
 }
 
+/* Fresh anonymous pages are already zero: mmap them rather than zeroing a
+ * malloc'd block (touching every page twice, under the grow lock). Huge pages
+ * where possible: a probe is a random access, so TLB misses dominate. */
+static size_t slots_bytes(uint64_t cap, size_t slot_size)
+{
+    return ((size_t)cap * slot_size + 4095) & ~(size_t)4095;
+}
+
 static uint8_t *alloc_slots(uint64_t cap, size_t slot_size)
 {
-    size_t bytes = cap * slot_size;
-    /* calloc of a large size is fresh zeroed pages from mmap; ask for huge
-     * pages: a probe is a random access, so TLB misses dominate otherwise. */
-    uint8_t *p = aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
-    if (!p)
+    size_t bytes = slots_bytes(cap, slot_size);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
         return NULL;
 #ifdef MADV_HUGEPAGE
     if (bytes >= (2u << 20))
-        (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE);
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
 #endif
-    memset(p, 0, bytes);
     return p;
+}
+
+static void free_slots(uint8_t *p, uint64_t cap, size_t slot_size)
+{
+    if (p)
+        munmap(p, slots_bytes(cap, slot_size));
 }
 
 static void set_cap(ddx_index *ix, uint64_t cap)
 {
     ix->cap = cap;
     ix->mask = cap - 1;
-    ix->soft_limit = cap / 10 * 7;
+    atomic_store_explicit(&ix->soft_limit, cap / 10 * 7, memory_order_relaxed);
     ix->hard_limit = cap / 10 * 9;
     atomic_store_explicit(&ix->bytes_pub, cap * ix->slot_size, memory_order_relaxed);
 }
@@ -110,7 +121,7 @@ void ddx_index_destroy(ddx_index *ix)
 {
     if (!ix)
         return;
-    free(ix->slots);
+    free_slots(ix->slots, ix->cap, ix->slot_size);
     free(ix);
 }
 
@@ -138,6 +149,8 @@ void ddx_index_leave(ddx_index *ix, ddx_index_thread *t)
 int ddx_index_insert(ddx_index *ix, const uint8_t *fp, uint64_t value, uint64_t *existing)
 {
     size_t fs = ix->fp_size;
+    if (value > DDX_INDEX_VALUE_MAX)
+        return DDX_EINVAL; /* would collide with the empty / busy states */
     for (uint64_t i = home(ix, fp);; i = (i + 1) & ix->mask) {
         _Atomic uint64_t *st = slot_state(ix, i);
         /* acquire: a non-empty state publishes the fingerprint bytes below */
@@ -193,7 +206,8 @@ int ddx_index_lookup(ddx_index *ix, const uint8_t *fp, uint64_t *value)
 
 int ddx_index_wants_grow(const ddx_index *ix)
 {
-    return atomic_load_explicit(&ix->count, memory_order_relaxed) >= ix->soft_limit;
+    return atomic_load_explicit(&ix->count, memory_order_relaxed) >=
+           atomic_load_explicit(&ix->soft_limit, memory_order_relaxed);
 }
 
 int ddx_index_grow(ddx_index *ix)
@@ -202,7 +216,7 @@ int ddx_index_grow(ddx_index *ix)
     /* Waits until every registered thread has left: after this no one reads
      * ix->slots or ix->cap, which we replace. */
     ck_brlock_write_lock(&ix->lock);
-    if (atomic_load_explicit(&ix->count, memory_order_relaxed) < ix->soft_limit)
+    if (!ddx_index_wants_grow(ix))
         goto out; /* another thread grew it first */
     uint64_t ncap = ix->cap * 2;
     uint8_t *ns = alloc_slots(ncap, ix->slot_size);
@@ -225,7 +239,7 @@ int ddx_index_grow(ddx_index *ix)
             j = (j + 1) & ix->mask;
         memcpy(ix->slots + j * ix->slot_size, os, ix->slot_size);
     }
-    free(old);
+    free_slots(old, ocap, ix->slot_size);
     atomic_fetch_add_explicit(&ix->grows, 1, memory_order_relaxed);
 out:
     ck_brlock_write_unlock(&ix->lock);

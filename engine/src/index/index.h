@@ -23,7 +23,7 @@ typedef struct ddx_index ddx_index;
 
 /* Per-thread handle; register once per thread, keep it alive while registered. */
 typedef struct ddx_index_thread {
-    struct ck_brlock_reader reader;
+    _Alignas(64) struct ck_brlock_reader reader; /* own cache line: see above */
 } ddx_index_thread;
 
 #define DDX_INDEX_VALUE_MAX (UINT64_MAX - 2) /* largest storable location */
@@ -36,7 +36,8 @@ void ddx_index_enter(ddx_index *ix, ddx_index_thread *t);
 void ddx_index_leave(ddx_index *ix, ddx_index_thread *t);
 
 /* Between enter and leave. Returns 1 if fp was new and is now mapped to value,
- * 0 if it was present (*existing gets its location), DDX_EFULL if the table
+ * 0 if it was present (*existing gets its location), DDX_EINVAL if value >
+ * DDX_INDEX_VALUE_MAX, DDX_EFULL if the table
  * is past its hard load limit: leave, call ddx_index_grow(), enter, retry. */
 int ddx_index_insert(ddx_index *ix, const uint8_t *fp, uint64_t value, uint64_t *existing);
 /* Between enter and leave. 1 and *value if present, 0 if not. */
