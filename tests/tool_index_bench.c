@@ -417,6 +417,8 @@ static double per_entry(const config *c)
     return (double)(r->table_bytes + r->key_bytes) / (double)r->entries;
 }
 
+static char g_command[1024];
+
 static int write_json(const char *path, const config *cs, int nc, uint64_t entries)
 {
     FILE *f = fopen(path, "w");
@@ -425,9 +427,10 @@ static int write_json(const char *path, const config *cs, int nc, uint64_t entri
         return 1;
     }
     fprintf(f,
-            "{\n  \"tool\": \"tool_index_bench\",\n  \"fp_size\": %d,\n  \"entries\": %" PRIu64
+            "{\n  \"tool\": \"tool_index_bench\",\n  \"command\": \"%s\",\n"
+            "  \"fp_size\": %d,\n  \"entries\": %" PRIu64
             ",\n  \"runs\": %d,\n  \"seed\": \"0x%" PRIx64 "\",\n  \"results\": [\n",
-            FS, entries, RUNS, tu_seed());
+            g_command, FS, entries, RUNS, tu_seed());
     for (int i = 0; i < nc; i++) {
         const config *c = &cs[i];
         const result *r = &c->runs[RUNS - 1];
@@ -461,6 +464,10 @@ int main(int argc, char **argv)
 {
     uint64_t entries = 4000000;
     const char *json = NULL;
+    size_t cl = 0;
+    for (int i = 0; i < argc && cl < sizeof g_command - 1; i++)
+        cl += (size_t)snprintf(g_command + cl, sizeof g_command - cl, "%s%s", i ? " " : "",
+                               i ? argv[i] : "build/tests/tool_index_bench");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--entries") && i + 1 < argc) {
             char *end;
