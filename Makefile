@@ -41,8 +41,30 @@ TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPFLAGS = -MMD -MP
 -include $(LIB_OBJ:.o=.d) $(DATA_OBJ:.o=.d)
 
-## all: build the library (static and shared), ddbench, stagebench and the data generator
-all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddbench $(BUILD)/ddx-datagen $(BUILD)/stagebench
+PREFIX ?= /usr/local
+VERSION := $(shell sed -nE 's/^\#define DDX_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+)/\2/p' engine/include/ddx.h | paste -sd.)
+
+## all: build the library (static and shared), ddx.pc, ddbench, stagebench and the data generator
+all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddx.pc $(BUILD)/ddbench $(BUILD)/ddx-datagen $(BUILD)/stagebench
+
+$(BUILD)/ddx.pc: engine/include/ddx.h Makefile
+	@mkdir -p $(dir $@)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: ddx' 'Description: deduplication engine' 'Version: $(VERSION)' \
+	    'Requires.private: libcrypto hwloc' 'Libs: -L$${libdir} -lddx' \
+	    'Libs.private: -lck -lm -pthread' 'Cflags: -I$${includedir}' > $@
+
+## install: install libddx, ddx.h, ddx.pc and ddbench under PREFIX (default /usr/local)
+install: all
+	$(Q)$(MAKE) --no-print-directory -B $(BUILD)/ddx.pc PREFIX=$(PREFIX)
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	$(Q)install -m 644 $(BUILD)/libddx.a $(DESTDIR)$(PREFIX)/lib/
+	$(Q)install -m 755 $(BUILD)/libddx.so $(DESTDIR)$(PREFIX)/lib/libddx.so.$(VERSION)
+	$(Q)ln -sf libddx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libddx.so.0
+	$(Q)ln -sf libddx.so.0 $(DESTDIR)$(PREFIX)/lib/libddx.so
+	$(Q)install -m 644 engine/include/ddx.h $(DESTDIR)$(PREFIX)/include/
+	$(Q)install -m 644 $(BUILD)/ddx.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(Q)install -m 755 $(BUILD)/ddbench $(DESTDIR)$(PREFIX)/bin/
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -119,4 +141,4 @@ clean:
 help:
 	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
 
-.PHONY: all tests deps demo test check bench format-check clean help
+.PHONY: all install tests deps demo test check bench format-check clean help

@@ -910,7 +910,9 @@ int ddx_engine_feed_fd(ddx_engine *e, int fd)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return errno;
+            int err = errno;
+            set_err(e, err); /* the stream is incomplete: poison, as documented */
+            return err;
         }
         b->len += (size_t)r;
         account_read(e, s, (size_t)r);
