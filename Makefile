@@ -28,7 +28,19 @@ CFLAGS += -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread $(SANFLA
 LDFLAGS += -pthread $(SANFLAGS)
 LDLIBS += -lcrypto -lhwloc -lck -lm
 
+# Per-ISA kernels: a file named <algo>_<isa>.c is compiled with that ISA's
+# flags only (the suffix after the last underscore picks ISA_<isa>). Any ISA
+# can be compiled out: make DISABLE_ISA="avx512 shani".
+ISA_shani := -msse4.1 -mssse3 -msha
+ISA_avx2 := -mavx2 -mbmi -mbmi2
+ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mbmi -mbmi2
+ISA_avx512vbmi := $(ISA_avx512) -mavx512vbmi
+DISABLE_ISA ?=
+isa_of = $(lastword $(subst _, ,$(basename $(notdir $(1)))))
+CPPFLAGS += $(foreach i,$(DISABLE_ISA),-DDDX_NO_$(shell echo $(i) | tr a-z A-Z))
+
 LIB_SRC := $(wildcard cpu/*.c) $(wildcard engine/src/*.c) $(wildcard engine/src/index/*.c)
+LIB_SRC := $(filter-out $(foreach i,$(DISABLE_ISA),%_$(i).c),$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 DATA_SRC := $(wildcard datasets/*.c)
 DATA_OBJ := $(DATA_SRC:%.c=$(BUILD)/obj/%.o)
@@ -69,7 +81,7 @@ install: all
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_$(call isa_of,$<)) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/libddx.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")

@@ -33,4 +33,37 @@ int ddx_hash2(ddx_hasher *h, const void *a, size_t na, const void *b, size_t nb,
 void ddx_sha256_ref(const void *p, size_t n, uint8_t out[32]);
 void ddx_sha1_ref(const void *p, size_t n, uint8_t out[20]);
 
+/* ---- batch kernels ---------------------------------------------------------
+ * One interface for every implementation: n messages in, n digests out
+ * (digest i at out + i * digest size: 20 bytes for SHA-1, 32 for SHA-256).
+ * Messages may have any length (0 included) and any alignment; kernels never
+ * read outside [p, p + len). One file per (algorithm, ISA), compiled with
+ * only that ISA's flags (Makefile: ISA_<suffix>); a kernel is called only
+ * when ddx_cpu_features() has the bits its registry entry names. */
+typedef struct ddx_hash_msg {
+    const uint8_t *p;
+    size_t len;
+} ddx_hash_msg;
+
+typedef void (*ddx_hash_batch_fn)(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+
+/* sha_ref.c: portable C */
+void ddx_sha256_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+/* sha256_shani.c, sha1_shani.c: SHA extensions, 1 buffer and 2 or 4
+ * buffers interleaved (independent dependency chains) */
+void ddx_sha256_shani_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha256_shani_x2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha256_shani_x4_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_shani_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_shani_x2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_shani_x4_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+/* sha256_mb_avx2.c, sha256_mb_avx512.c, sha1_mb_*.c: multi-buffer, one
+ * message per 32-bit lane (8 with AVX2, 16 with AVX-512), lanes refilled
+ * as messages finish (hash_mb.c) */
+void ddx_sha256_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha256_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+
 #endif

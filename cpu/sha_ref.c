@@ -255,3 +255,15 @@ void ddx_sha1_ref(const void *p, size_t n, uint8_t out[20])
     for (int i = 0; i < 5; i++)
         store_be32(out + 4 * i, h[i]);
 }
+
+void ddx_sha256_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        ddx_sha256_ref(msgs[i].p, msgs[i].len, out + i * 32);
+}
+
+void ddx_sha1_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        ddx_sha1_ref(msgs[i].p, msgs[i].len, out + i * 20);
+}
