@@ -32,6 +32,11 @@ int ddx_hash2(ddx_hasher *h, const void *a, size_t na, const void *b, size_t nb,
 /* Reference implementations for tests: plain C, slow and obvious. */
 void ddx_sha256_ref(const void *p, size_t n, uint8_t out[32]);
 void ddx_sha1_ref(const void *p, size_t n, uint8_t out[20]);
+/* Their initial states and one-block compressions (multi-buffer lane models). */
+extern const uint32_t ddx_sha256_iv[8];
+extern const uint32_t ddx_sha1_iv[5];
+void ddx_sha256_ref_block(uint32_t h[8], const uint8_t block[64]);
+void ddx_sha1_ref_block(uint32_t h[5], const uint8_t block[64]);
 
 /* ---- batch kernels ---------------------------------------------------------
  * One interface for every implementation: n messages in, n digests out

@@ -88,7 +88,7 @@ static const uint32_t sha256_k[64] = {
 
 /* The first 32 bits of the fractional parts of the square roots of the first 8
  * primes (5.3.3). */
-static const uint32_t sha256_h0[8] = {
+const uint32_t ddx_sha256_iv[8] = {
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
@@ -124,7 +124,7 @@ static uint32_t small_sigma1(uint32_t x)
 }
 
 /* One 64-byte block into the hash state h (6.2.2, steps 1-4). */
-static void sha256_block(uint32_t h[8], const uint8_t block[64])
+void ddx_sha256_ref_block(uint32_t h[8], const uint8_t block[64])
 {
     uint32_t w[64];
 
@@ -169,12 +169,12 @@ void ddx_sha256_ref(const void *p, size_t n, uint8_t out[32])
     uint8_t tail[128];
     uint32_t h[8];
 
-    memcpy(h, sha256_h0, sizeof h);
+    memcpy(h, ddx_sha256_iv, sizeof h);
     for (size_t i = 0; i + 64 <= n; i += 64)
-        sha256_block(h, msg + i);
+        ddx_sha256_ref_block(h, msg + i);
     size_t blocks = pad_tail(msg, n, tail);
     for (size_t i = 0; i < blocks; i++)
-        sha256_block(h, tail + 64 * i);
+        ddx_sha256_ref_block(h, tail + 64 * i);
     for (int i = 0; i < 8; i++)
         store_be32(out + 4 * i, h[i]);
 }
@@ -182,7 +182,7 @@ void ddx_sha256_ref(const void *p, size_t n, uint8_t out[32])
 /* ---- SHA-1 (6.1) -------------------------------------------------------- */
 
 /* Initial hash value (5.3.1). */
-static const uint32_t sha1_h0[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+const uint32_t ddx_sha1_iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
 
 /* f_t and K_t of 4.1.1 and 4.2.1: the round function and constant change every
  * 20 rounds. */
@@ -209,7 +209,7 @@ static uint32_t sha1_k(int t)
 }
 
 /* One 64-byte block into the hash state h (6.1.2, steps 1-4). */
-static void sha1_block(uint32_t h[5], const uint8_t block[64])
+void ddx_sha1_ref_block(uint32_t h[5], const uint8_t block[64])
 {
     uint32_t w[80];
 
@@ -246,12 +246,12 @@ void ddx_sha1_ref(const void *p, size_t n, uint8_t out[20])
     uint8_t tail[128];
     uint32_t h[5];
 
-    memcpy(h, sha1_h0, sizeof h);
+    memcpy(h, ddx_sha1_iv, sizeof h);
     for (size_t i = 0; i + 64 <= n; i += 64)
-        sha1_block(h, msg + i);
+        ddx_sha1_ref_block(h, msg + i);
     size_t blocks = pad_tail(msg, n, tail);
     for (size_t i = 0; i < blocks; i++)
-        sha1_block(h, tail + 64 * i);
+        ddx_sha1_ref_block(h, tail + 64 * i);
     for (int i = 0; i < 5; i++)
         store_be32(out + 4 * i, h[i]);
 }

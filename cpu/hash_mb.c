@@ -1,0 +1,133 @@
+/*
+ * hash_mb.c - lane manager for multi-buffer SHA kernels (see hash_mb.h).
+ */
+#include <string.h>
+
+#include "hash_mb.h"
+
+static const uint8_t idle_blocks[64 * DDX_MB_MAX_RUN];
+
+typedef struct lane {
+    size_t msg;          /* message index, or SIZE_MAX when idle */
+    const uint8_t *ptr;  /* next block to read */
+    size_t left;         /* blocks left in the current region */
+    int in_tail;         /* reading the padded tail */
+    uint8_t tail[128];   /* last partial block + padding + length */
+} lane;
+
+/* Padded tail of a message: 1 block if the partial block leaves room for the
+ * 0x80 byte and the 8-byte length, else 2. */
+static size_t make_tail(uint8_t *tail, const uint8_t *p, size_t len)
+{
+    size_t rem = len % 64, nb = rem < 56 ? 1 : 2;
+    memcpy(tail, p + len - rem, rem);
+    tail[rem] = 0x80;
+    memset(tail + rem + 1, 0, nb * 64 - rem - 1);
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++)
+        tail[nb * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
+    return nb;
+}
+
+static void start(const ddx_mb_kernel *k, uint32_t *state, lane *ln, unsigned l,
+                  const ddx_hash_msg *m, size_t idx)
+{
+    for (unsigned w = 0; w < k->words; w++)
+        state[w * k->lanes + l] = k->iv[w];
+    ln->msg = idx;
+    ln->left = m->len / 64;
+    ln->in_tail = 0;
+    ln->ptr = m->p;
+    if (ln->left == 0) {
+        ln->left = make_tail(ln->tail, m->p, m->len);
+        ln->ptr = ln->tail;
+        ln->in_tail = 1;
+    }
+}
+
+void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    unsigned L = k->lanes;
+    uint32_t state[8 * DDX_MB_MAX_LANES];
+    lane ln[DDX_MB_MAX_LANES];
+    const uint8_t *ptr[DDX_MB_MAX_LANES];
+    size_t next = 0, dsize = 4u * k->words;
+    unsigned active = 0;
+    for (unsigned l = 0; l < L; l++) {
+        if (next < n) {
+            start(k, state, &ln[l], l, &msgs[next], next);
+            next++;
+            active++;
+        } else {
+            ln[l].msg = SIZE_MAX;
+        }
+    }
+    while (active) {
+        size_t run = DDX_MB_MAX_RUN;
+        for (unsigned l = 0; l < L; l++)
+            if (ln[l].msg != SIZE_MAX && ln[l].left < run)
+                run = ln[l].left;
+        for (unsigned l = 0; l < L; l++)
+            ptr[l] = ln[l].msg != SIZE_MAX ? ln[l].ptr : idle_blocks;
+        k->blocks(state, ptr, run);
+        for (unsigned l = 0; l < L; l++) {
+            lane *x = &ln[l];
+            if (x->msg == SIZE_MAX)
+                continue;
+            x->ptr += 64 * run;
+            x->left -= run;
+            if (x->left)
+                continue;
+            const ddx_hash_msg *m = &msgs[x->msg];
+            if (!x->in_tail) {
+                x->left = make_tail(x->tail, m->p, m->len);
+                x->ptr = x->tail;
+                x->in_tail = 1;
+                continue;
+            }
+            uint8_t *d = out + x->msg * dsize;
+            for (unsigned w = 0; w < k->words; w++) {
+                uint32_t v = state[w * L + l];
+                d[4 * w] = (uint8_t)(v >> 24);
+                d[4 * w + 1] = (uint8_t)(v >> 16);
+                d[4 * w + 2] = (uint8_t)(v >> 8);
+                d[4 * w + 3] = (uint8_t)v;
+            }
+            if (next < n) {
+                start(k, state, x, l, &msgs[next], next);
+                next++;
+            } else {
+                x->msg = SIZE_MAX;
+                active--;
+            }
+        }
+    }
+}
+
+/* ---- portable lane kernels -------------------------------------------------- */
+
+void ddx_sha256_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+{
+    for (unsigned l = 0; l < 8; l++) {
+        uint32_t h[8];
+        for (unsigned w = 0; w < 8; w++)
+            h[w] = state[w * 8 + l];
+        for (size_t b = 0; b < nblocks; b++)
+            ddx_sha256_ref_block(h, ptr[l] + 64 * b);
+        for (unsigned w = 0; w < 8; w++)
+            state[w * 8 + l] = h[w];
+    }
+}
+
+void ddx_sha1_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+{
+    for (unsigned l = 0; l < 8; l++) {
+        uint32_t h[5];
+        for (unsigned w = 0; w < 5; w++)
+            h[w] = state[w * 8 + l];
+        for (size_t b = 0; b < nblocks; b++)
+            ddx_sha1_ref_block(h, ptr[l] + 64 * b);
+        for (unsigned w = 0; w < 5; w++)
+            state[w * 8 + l] = h[w];
+    }
+}
