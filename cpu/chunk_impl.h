@@ -68,6 +68,20 @@ uint64_t ddx_rabin_append_slow(uint64_t fp, uint8_t b);
 /* The rolling tables (built once, thread-safe). */
 void ddx_rabin_tables(const uint64_t **push, const uint64_t **pop);
 
+/* ---- registry (dispatch.c) ----------------------------------------------- */
+typedef size_t (*ddx_find_fn)(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+typedef struct ddx_chunk_impl {
+    const char *name; /* "fastcdc2020-scalar": what --impl chunk=NAME takes */
+    ddx_chunker_kind kind;
+    unsigned need; /* DDX_CPU_* bits */
+    ddx_find_fn find;
+} ddx_chunk_impl;
+
+/* All compiled-in chunker implementations, fastest first within a kind. */
+const ddx_chunk_impl *ddx_chunk_impls(size_t *n);
+/* As ddx_hash_impl_select; on success also sets cfg->find and cfg->impl. */
+int ddx_chunk_impl_select(ddx_chunk_cfg *cfg, const char *name, const ddx_chunk_impl **out);
+
 /* ---- streaming wrapper -------------------------------------------------
  * Feed bytes in pieces of any size; get the absolute end offsets of chunks.
  * Keeps at most max_size bytes of the undecided chunk. */

@@ -28,7 +28,7 @@ static unsigned detect(void)
     if (sse41 && ssse3)
         f |= DDX_CPU_SSE41;
     unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
-    int ymm = (xcr0 & 0x6) == 0x6;         /* XMM and YMM state */
+    int ymm = (xcr0 & 0x6) == 0x6;          /* XMM and YMM state */
     int zmm = ymm && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM0-15 upper, ZMM16-31 */
     if (__get_cpuid_max(0, NULL) < 7)
         return f;

@@ -52,6 +52,9 @@ typedef struct ddx_hash_msg {
 
 typedef void (*ddx_hash_batch_fn)(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 
+/* hash_openssl.c: OpenSSL EVP, one message at a time (SHA-NI inside) */
+void ddx_sha256_openssl_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_openssl_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 /* sha_ref.c: portable C */
 void ddx_sha256_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
@@ -70,5 +73,24 @@ void ddx_sha256_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha256_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+
+/* ---- registry (dispatch.c) ----------------------------------------------- */
+typedef struct ddx_hash_impl {
+    const char *name; /* "sha256-shani-x2": what --impl hash=NAME takes */
+    ddx_hash_kind kind;
+    unsigned need; /* DDX_CPU_* bits it requires */
+    ddx_hash_batch_fn batch;
+    int multi; /* wants many messages per call (multi-buffer lanes) */
+} ddx_hash_impl;
+
+/* Every compiled-in implementation, fastest first within a kind (the order
+ * measured by `make microbench`, docs/benchmarks.md). */
+const ddx_hash_impl *ddx_hash_impls(size_t *n);
+/* name NULL: the first usable one for kind. A named one: DDX_EINVAL if no
+ * such name (or another kind), DDX_EUNSUPP if this CPU / DDX_CPU_MASK cannot
+ * run it; never a silent fallback. */
+int ddx_hash_impl_select(ddx_hash_kind kind, const char *name, const ddx_hash_impl **out);
+/* Usable on this CPU under DDX_CPU_MASK. */
+int ddx_hash_impl_usable(const ddx_hash_impl *impl);
 
 #endif

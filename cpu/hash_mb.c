@@ -8,11 +8,11 @@
 static const uint8_t idle_blocks[64 * DDX_MB_MAX_RUN];
 
 typedef struct lane {
-    size_t msg;          /* message index, or SIZE_MAX when idle */
-    const uint8_t *ptr;  /* next block to read */
-    size_t left;         /* blocks left in the current region */
-    int in_tail;         /* reading the padded tail */
-    uint8_t tail[128];   /* last partial block + padding + length */
+    size_t msg;         /* message index, or SIZE_MAX when idle */
+    const uint8_t *ptr; /* next block to read */
+    size_t left;        /* blocks left in the current region */
+    int in_tail;        /* reading the padded tail */
+    uint8_t tail[128];  /* last partial block + padding + length */
 } lane;
 
 /* Padded tail of a message: 1 block if the partial block leaves room for the

@@ -57,6 +57,8 @@ typedef struct opts {
     uint64_t batch;
     int pin;
     const char *json, *csv;
+    const char *chunk_impl, *hash_impl; /* --impl chunk=,hash= */
+    char impl_spec[256];
     int verbose, quiet;
     ddx_gen_params gen;
     char **paths;
@@ -85,6 +87,9 @@ static void usage(FILE *f)
                "  --threads N         worker threads (default: one per core)\n"
                "  --batch SIZE        bytes per batch handed to a worker (default 4M)\n"
                "  --no-pin            do not pin workers to cores\n"
+               "  --impl chunk=NAME,hash=NAME  pick kernels by name (default: the fastest\n"
+               "                      this CPU runs; DDX_CPU_MASK restricts ISAs)\n"
+               "  --list-impls        list the kernels and whether this CPU runs them\n"
                "  --json FILE         write the report as JSON (docs/report-schema.md)\n"
                "  --csv FILE          write the report as one CSV row with a header\n"
                "  --seed N            built-in dataset: generator seed (default 1)\n"
@@ -132,6 +137,64 @@ static unsigned long parse_uint(const char *opt, const char *s, unsigned long lo
     return v;
 }
 
+static void list_impls(void)
+{
+    static const char *const cls[] = {"chunk", "hash"};
+    for (int c = 0; c < 2; c++) {
+        const char *name;
+        int kind, usable;
+        for (size_t i = 0; ddx_impl_get((ddx_impl_class)c, i, &name, &kind, &usable) == 0; i++)
+            printf("%-5s %-10s %-24s %s\n", cls[c],
+                   c ? ddx_hash_name((ddx_hash_kind)kind)
+                     : ddx_chunker_name((ddx_chunker_kind)kind),
+                   name, usable ? "available" : "not available on this CPU (or DDX_CPU_MASK)");
+    }
+}
+
+/* "chunk=NAME,hash=NAME" (either part optional) */
+static void parse_impl(opts *o, const char *spec)
+{
+    if (strlen(spec) >= sizeof o->impl_spec)
+        die(EXIT_USAGE, "--impl: too long");
+    strcpy(o->impl_spec, spec);
+    for (char *save, *tok = strtok_r(o->impl_spec, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq[1] == 0)
+            die(EXIT_USAGE, "--impl: expected chunk=NAME,hash=NAME, got '%s'", spec);
+        *eq = 0;
+        if (!strcmp(tok, "chunk"))
+            o->chunk_impl = eq + 1;
+        else if (!strcmp(tok, "hash"))
+            o->hash_impl = eq + 1;
+        else
+            die(EXIT_USAGE, "--impl: unknown class '%s' (expected chunk or hash)", tok);
+    }
+}
+
+/* A named implementation must exist, fit the chunker/hash, and run here. */
+static void check_impl(ddx_impl_class c, const char *want, int kind)
+{
+    const char *name, *cls = c == DDX_IMPL_CHUNK ? "chunk" : "hash";
+    int k, usable;
+    for (size_t i = 0; ddx_impl_get(c, i, &name, &k, &usable) == 0; i++) {
+        if (strcmp(name, want))
+            continue;
+        if (k != kind)
+            die(EXIT_USAGE, "--impl %s=%s: implements %s, not the selected %s", cls, want,
+                c == DDX_IMPL_CHUNK ? ddx_chunker_name((ddx_chunker_kind)k)
+                                    : ddx_hash_name((ddx_hash_kind)k),
+                c == DDX_IMPL_CHUNK ? ddx_chunker_name((ddx_chunker_kind)kind)
+                                    : ddx_hash_name((ddx_hash_kind)kind));
+        if (!usable)
+            die(EXIT_USAGE, "--impl %s=%s: not available on this CPU (or excluded by DDX_CPU_MASK)",
+                cls, want);
+        return;
+    }
+    die(EXIT_USAGE, "--impl %s=%s: unknown implementation (see ddbench run --list-impls)", cls,
+        want);
+}
+
 static void parse_opts(opts *o, int argc, char **argv)
 {
     enum {
@@ -148,7 +211,9 @@ static void parse_opts(opts *o, int argc, char **argv)
         O_CSV,
         O_SEED,
         O_GENS,
-        O_TREE
+        O_TREE,
+        O_IMPL,
+        O_LIST
     };
     static const struct option lo[] = {
         {"chunker", required_argument, 0, O_CHUNKER},
@@ -160,6 +225,8 @@ static void parse_opts(opts *o, int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS},
         {"batch", required_argument, 0, O_BATCH},
         {"no-pin", no_argument, 0, O_NOPIN},
+        {"impl", required_argument, 0, O_IMPL},
+        {"list-impls", no_argument, 0, O_LIST},
         {"json", required_argument, 0, O_JSON},
         {"csv", required_argument, 0, O_CSV},
         {"seed", required_argument, 0, O_SEED},
@@ -217,6 +284,12 @@ static void parse_opts(opts *o, int argc, char **argv)
         case O_NOPIN:
             o->pin = 0;
             break;
+        case O_IMPL:
+            parse_impl(o, optarg);
+            break;
+        case O_LIST:
+            list_impls();
+            exit(0);
         case O_JSON:
             o->json = optarg;
             break;
@@ -803,6 +876,14 @@ static int cmd_run(int argc, char **argv)
     check(ddx_engine_set_threads(e, o.threads), "--threads");
     check(ddx_engine_set_batch_size(e, o.batch), "--batch");
     check(ddx_engine_set_pinning(e, o.pin), "--no-pin");
+    if (o.chunk_impl) {
+        check_impl(DDX_IMPL_CHUNK, o.chunk_impl, (int)o.chunker);
+        check(ddx_engine_set_chunker_impl(e, o.chunk_impl), "--impl");
+    }
+    if (o.hash_impl) {
+        check_impl(DDX_IMPL_HASH, o.hash_impl, (int)o.hash);
+        check(ddx_engine_set_hash_impl(e, o.hash_impl), "--impl");
+    }
 
     report r;
     memset(&r, 0, sizeof r);

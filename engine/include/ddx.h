@@ -137,6 +137,20 @@ DDX_API DDX_NODISCARD int ddx_engine_set_chunk_callback(ddx_engine *e, ddx_chunk
  * anyway; 0 = a small default). */
 DDX_API DDX_NODISCARD int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks);
 
+/* Implementations by name (see ddx_impl_get; NULL = the fastest this CPU
+ * runs, the default). Checked by ddx_engine_open(): an unknown name, or one
+ * for another chunker/hash, gives DDX_EINVAL; one this CPU (or DDX_CPU_MASK)
+ * cannot run gives DDX_EUNSUPP. Never a silent fallback. */
+DDX_API DDX_NODISCARD int ddx_engine_set_chunker_impl(ddx_engine *e, const char *name);
+DDX_API DDX_NODISCARD int ddx_engine_set_hash_impl(ddx_engine *e, const char *name);
+
+typedef enum ddx_impl_class { DDX_IMPL_CHUNK = 0, DDX_IMPL_HASH = 1 } ddx_impl_class;
+/* The i-th compiled-in implementation of a class (fastest first within a
+ * kind): its name, the ddx_chunker_kind or ddx_hash_kind it serves, and
+ * whether this CPU can run it. DDX_EINVAL past the last one. */
+DDX_API DDX_NODISCARD int ddx_impl_get(ddx_impl_class c, size_t i, const char **name, int *kind,
+                                       int *usable);
+
 /* Validate the configuration and start the workers. */
 DDX_API DDX_NODISCARD int ddx_engine_open(ddx_engine *e);
 

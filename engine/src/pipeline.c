@@ -46,6 +46,7 @@
 #include <ck_spinlock.h>
 
 #include "chunk_impl.h"
+#include "cpu_features.h"
 #include "ddx.h"
 #include "hash_impl.h"
 #include "index.h"
@@ -100,7 +101,8 @@ typedef struct worker {
     unsigned id;
     pthread_t th;
     int started;
-    ddx_hasher h;
+    ddx_hash_msg *msgs; /* one sub-block's chunks, handed to the batch kernel */
+    size_t msgs_cap;
     ddx_index_thread it;
     char binding[160];
     /* statistics: written by this worker only, read by anyone (relaxed) */
@@ -124,6 +126,9 @@ struct ddx_engine {
     int opened;
 
     ddx_chunk_cfg ccfg;
+    char *chunk_impl_name, *hash_impl_name; /* requested by name, or NULL = best */
+    const ddx_hash_impl *hash;              /* local chunks, many per call */
+    const ddx_hash_impl *hash_single;       /* the stitcher's few chunks, one per call */
     size_t fp_size;
     ddx_index *index;
     hwloc_topology_t topo;
@@ -311,6 +316,52 @@ int ddx_engine_set_chunk_callback(ddx_engine *e, ddx_chunk_fn fn, void *ctx)
     return 0;
 }
 
+static int set_name(char **dst, const char *name)
+{
+    char *c = NULL;
+    if (name && !(c = strdup(name)))
+        return DDX_ENOMEM;
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+int ddx_engine_set_chunker_impl(ddx_engine *e, const char *name)
+{
+    CONFIG_GUARD(e);
+    return set_name(&e->chunk_impl_name, name);
+}
+
+int ddx_engine_set_hash_impl(ddx_engine *e, const char *name)
+{
+    CONFIG_GUARD(e);
+    return set_name(&e->hash_impl_name, name);
+}
+
+int ddx_impl_get(ddx_impl_class c, size_t i, const char **name, int *kind, int *usable)
+{
+    size_t n;
+    if (c == DDX_IMPL_CHUNK) {
+        const ddx_chunk_impl *all = ddx_chunk_impls(&n);
+        if (i >= n)
+            return DDX_EINVAL;
+        *name = all[i].name;
+        *kind = (int)all[i].kind;
+        *usable = (all[i].need & ~ddx_cpu_features()) == 0;
+        return 0;
+    }
+    if (c == DDX_IMPL_HASH) {
+        const ddx_hash_impl *all = ddx_hash_impls(&n);
+        if (i >= n)
+            return DDX_EINVAL;
+        *name = all[i].name;
+        *kind = (int)all[i].kind;
+        *usable = ddx_hash_impl_usable(&all[i]);
+        return 0;
+    }
+    return DDX_EINVAL;
+}
+
 int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks)
 {
     CONFIG_GUARD(e);
@@ -357,13 +408,19 @@ static int st_push(batch *b, uint64_t off, uint32_t len, size_t fp_size)
 
 /* ---- worker stages -------------------------------------------------------- */
 
+static void hash_one(ddx_engine *e, const uint8_t *p, size_t len, uint8_t *out)
+{
+    ddx_hash_msg m = {p, len};
+    e->hash_single->batch(&m, 1, out);
+}
+
 /* Chunk and fingerprint a batch as if a chunk started at its first byte.
  * The two passes alternate over sub-blocks of SUB_BYTES so the bytes the
  * chunker just read are still in L2 when they are hashed (a whole 4 MiB
  * batch would be re-read from L3 or memory). Wall time is taken per pass
  * with the cheap monotonic clock; thread CPU time (a system call) once per
  * batch, split between the two stages in proportion to their wall time. */
-#define SUB_BYTES (192u << 10)
+#define SUB_BYTES (256u << 10)
 
 static void local_process(worker *w, batch *b)
 {
@@ -386,15 +443,16 @@ static void local_process(worker *w, batch *b)
             b->cuts[n++] = b->off + pos;
         }
         uint64_t t1 = now_ns(CLOCK_MONOTONIC);
-        for (size_t j = j_from; j < n; j++) {
-            if (j == 0 && !b->first)
-                continue;
+        size_t j0 = j_from == 0 && !b->first ? 1 : j_from, k = 0;
+        for (size_t j = j0; j < n; j++, k++) {
             uint64_t st = j ? b->cuts[j - 1] : b->off;
-            size_t len = (size_t)(b->cuts[j] - st);
-            set_err(e, ddx_hash(&w->h, b->data + (st - b->off), len, b->fps + j * e->fp_size));
-            hashed += len;
-            nhashed++;
+            w->msgs[k].p = b->data + (st - b->off);
+            w->msgs[k].len = (size_t)(b->cuts[j] - st);
+            hashed += w->msgs[k].len;
         }
+        if (k)
+            e->hash->batch(w->msgs, k, b->fps + j0 * e->fp_size);
+        nhashed += k;
         uint64_t t2 = now_ns(CLOCK_MONOTONIC);
         t_chunk += t1 - t0;
         t_hash += t2 - t1;
@@ -452,7 +510,7 @@ static void stitch(worker *w, batch *b)
                 s = b->off;
                 break;
             }
-            set_err(e, ddx_hash(&w->h, e->sbuf + rel, l, b->st_fps + (b->nst - 1) * fs));
+            hash_one(e, e->sbuf + rel, l, b->st_fps + (b->nst - 1) * fs);
             hashed += l;
             s += l;
         }
@@ -479,13 +537,13 @@ static void stitch(worker *w, batch *b)
             b->accept_from = b->ncuts;
             goto out;
         }
-        set_err(e, ddx_hash(&w->h, b->data + (s - b->off), l, b->st_fps + (b->nst - 1) * fs));
+        hash_one(e, b->data + (s - b->off), l, b->st_fps + (b->nst - 1) * fs);
         hashed += l;
         s += l;
     }
     b->accept_from = m;
     if (m == 0 && b->ncuts > 0 && !b->fp0_done) {
-        set_err(e, ddx_hash(&w->h, b->data, (size_t)(b->cuts[0] - b->off), b->fps));
+        hash_one(e, b->data, (size_t)(b->cuts[0] - b->off), b->fps);
         hashed += b->cuts[0] - b->off;
     }
 tail:
@@ -678,6 +736,21 @@ int ddx_engine_open(ddx_engine *e)
     int rc = ddx_chunk_cfg_init(&e->ccfg, e->ck, e->min, e->avg, e->max, e->norm, 0, NULL);
     if (rc)
         return rc;
+    if ((rc = ddx_chunk_impl_select(&e->ccfg, e->chunk_impl_name, NULL)) != 0)
+        return rc;
+    if ((rc = ddx_hash_impl_select(e->hk, e->hash_impl_name, &e->hash)) != 0)
+        return rc;
+    e->hash_single = e->hash;
+    if (e->hash->multi && ddx_hash_impl_select(e->hk, NULL, &e->hash_single) == 0) {
+        /* the default is the fastest single-buffer one when the first is multi */
+        size_t n;
+        const ddx_hash_impl *all = ddx_hash_impls(&n);
+        for (size_t i = 0; i < n; i++)
+            if (all[i].kind == e->hk && !all[i].multi && ddx_hash_impl_usable(&all[i])) {
+                e->hash_single = &all[i];
+                break;
+            }
+    }
     e->fp_size = ddx_hash_size(e->hk);
     if (e->ccfg.max_size * 2 > e->batch_size)
         e->batch_size = (size_t)e->ccfg.max_size * 2; /* a chunk spans at most 2 batches */
@@ -734,9 +807,10 @@ int ddx_engine_open(ddx_engine *e)
         w->e = e;
         w->id = i;
         atomic_store(&w->min, UINT64_MAX);
-        rc = ddx_hasher_init(&w->h, e->hk);
-        if (rc)
-            return rc;
+        w->msgs_cap = SUB_BYTES / (e->ccfg.min_size > 1 ? e->ccfg.min_size - 1 : 1) + 4;
+        w->msgs = malloc(w->msgs_cap * sizeof *w->msgs);
+        if (!w->msgs)
+            return DDX_ENOMEM;
         if (pthread_create(&w->th, NULL, worker_main, w) != 0)
             return DDX_ETHREAD;
         w->started = 1;
@@ -767,7 +841,7 @@ void ddx_engine_close(ddx_engine *e)
         for (unsigned i = 0; i < e->threads; i++) {
             if (e->w[i].started)
                 pthread_join(e->w[i].th, NULL);
-            ddx_hasher_free(&e->w[i].h);
+            free(e->w[i].msgs);
         }
         free(e->w);
     }
@@ -793,6 +867,8 @@ void ddx_engine_close(ddx_engine *e)
     free(e->work_buf);
     free(e->pending);
     free(e->sbuf);
+    free(e->chunk_impl_name);
+    free(e->hash_impl_name);
     ddx_index_destroy(e->index);
     if (e->topo)
         hwloc_topology_destroy(e->topo);
@@ -1102,7 +1178,7 @@ const char *ddx_engine_chunker_impl(const ddx_engine *e)
 
 const char *ddx_engine_hash_impl(const ddx_engine *e)
 {
-    return e && e->opened && e->threads ? e->w[0].h.impl : "none";
+    return e && e->opened ? e->hash->name : "none";
 }
 
 const char *ddx_engine_backend(const ddx_engine *e)

@@ -1,0 +1,86 @@
+/*
+ * dispatch.c - the one place that knows every kernel and picks one.
+ *
+ * Each registry lists the compiled-in implementations, fastest first within
+ * a kind as measured on the development machine (docs/benchmarks.md); the
+ * default is the first one the CPU (ddx_cpu_features(), so DDX_CPU_MASK
+ * applies) can run. A variant whose ISA was compiled out (make
+ * DISABLE_ISA=...) is simply absent. Asking by name for one the CPU cannot
+ * run is an error, never a silent fallback.
+ */
+#include <string.h>
+
+#include "chunk_impl.h"
+#include "cpu_features.h"
+#include "hash_impl.h"
+
+static const ddx_hash_impl hash_impls[] = {
+    {"sha256-openssl", DDX_HASH_SHA256, 0, ddx_sha256_openssl_batch, 0},
+    {"sha256-ref", DDX_HASH_SHA256, 0, ddx_sha256_ref_batch, 0},
+    {"sha1-openssl", DDX_HASH_SHA1, 0, ddx_sha1_openssl_batch, 0},
+    {"sha1-ref", DDX_HASH_SHA1, 0, ddx_sha1_ref_batch, 0},
+};
+
+static const ddx_chunk_impl chunk_impls[] = {
+    {"fastcdc2020-scalar", DDX_CHUNKER_FASTCDC, 0, ddx_fastcdc_find},
+    {"rabin48-scalar", DDX_CHUNKER_RABIN, 0, ddx_rabin_find},
+    {"tttd-rabin48-scalar", DDX_CHUNKER_TTTD, 0, ddx_tttd_find},
+    {"fixed", DDX_CHUNKER_FIXED, 0, ddx_fixed_find},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const ddx_hash_impl *ddx_hash_impls(size_t *n)
+{
+    *n = COUNT(hash_impls);
+    return hash_impls;
+}
+
+const ddx_chunk_impl *ddx_chunk_impls(size_t *n)
+{
+    *n = COUNT(chunk_impls);
+    return chunk_impls;
+}
+
+int ddx_hash_impl_usable(const ddx_hash_impl *impl)
+{
+    return (impl->need & ~ddx_cpu_features()) == 0;
+}
+
+int ddx_hash_impl_select(ddx_hash_kind kind, const char *name, const ddx_hash_impl **out)
+{
+    for (size_t i = 0; i < COUNT(hash_impls); i++) {
+        const ddx_hash_impl *h = &hash_impls[i];
+        if (h->kind != kind || (name && strcmp(name, h->name) != 0))
+            continue;
+        if (!ddx_hash_impl_usable(h)) {
+            if (name)
+                return DDX_EUNSUPP;
+            continue;
+        }
+        *out = h;
+        return 0;
+    }
+    return DDX_EINVAL;
+}
+
+int ddx_chunk_impl_select(ddx_chunk_cfg *cfg, const char *name, const ddx_chunk_impl **out)
+{
+    unsigned have = ddx_cpu_features();
+    for (size_t i = 0; i < COUNT(chunk_impls); i++) {
+        const ddx_chunk_impl *c = &chunk_impls[i];
+        if (c->kind != cfg->kind || (name && strcmp(name, c->name) != 0))
+            continue;
+        if (c->need & ~have) {
+            if (name)
+                return DDX_EUNSUPP;
+            continue;
+        }
+        cfg->find = c->find;
+        cfg->impl = c->name;
+        if (out)
+            *out = c;
+        return 0;
+    }
+    return DDX_EINVAL;
+}

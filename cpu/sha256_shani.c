@@ -1,0 +1,337 @@
+/*
+ * sha256_shani.c - SHA-256 with the x86 SHA extensions, 1, 2 or 4 messages at a time.
+ *
+ * sha256rnds2 does two rounds, and each round depends on the one before, so a
+ * single message is bound by the instruction's latency: the SHA unit could
+ * start a new sha256rnds2 every cycle or two but waits several for the
+ * previous result. Hashing 2 or 4 independent messages in one loop gives the
+ * core that many independent chains to overlap, which is the whole point of
+ * the _x2 and _x4 kernels; the per-lane code is identical.
+ *
+ * State layout. sha256rnds2 wants the eight working variables as two vectors,
+ * {A,B,E,F} and {C,D,G,H} (A in the top lane). The state is kept in that form
+ * from the initial value (written directly in that order below) to the final
+ * digest, so no per-block shuffling is needed; only the output is reordered.
+ *
+ * Lanes. x2/x4 keep a lane per message being hashed. A lane walks through two
+ * segments: the message's whole 64-byte blocks, read in place, then the 1 or
+ * 2 padded final blocks, built in the lane's own 128-byte buffer so nothing
+ * past the end of the message is ever read. The block loop runs all lanes
+ * for as many blocks as the shortest segment has left; then the finished
+ * lanes move on (body -> tail -> digest and the batch's next message). When
+ * the batch runs out of messages, lanes go idle and the loop drops to the
+ * 2-lane and then the 1-lane kernel for what is left, rather than padding
+ * with dummy work.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "hash_impl.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Round constants (FIPS 180-4 4.2.2), four per vector so each group of four
+ * rounds adds them with one paddd from memory. */
+/* clang-format off */
+static const uint32_t sha256_k[64] __attribute__((aligned(16))) = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+/* clang-format on */
+
+#define MAX_LANES 4
+
+/* Hash state in sha256rnds2's layout. */
+typedef struct sha256_state {
+    __m128i abef; /* lanes 3..0: A, B, E, F */
+    __m128i cdgh; /* lanes 3..0: C, D, G, H */
+} sha256_state;
+
+static void state_init(sha256_state *s)
+{
+    /* FIPS 180-4 5.3.3, H0..H7 = A..H, placed in the rounds' layout. */
+    s->abef = _mm_set_epi32(0x6a09e667, (int)0xbb67ae85, 0x510e527f, (int)0x9b05688c);
+    s->cdgh = _mm_set_epi32(0x3c6ef372, (int)0xa54ff53a, 0x1f83d9ab, 0x5be0cd19);
+}
+
+static void state_store(const sha256_state *s, uint8_t out[32])
+{
+    /* Reversing all 16 bytes of {D,C,B,A} (lane 0 first) writes A,B,C,D as
+     * big-endian words in that order; likewise {H,G,F,E}. */
+    const __m128i rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m128i dcba = _mm_unpackhi_epi64(s->cdgh, s->abef);
+    __m128i hgfe = _mm_unpacklo_epi64(s->cdgh, s->abef);
+    _mm_storeu_si128((__m128i *)out, _mm_shuffle_epi8(dcba, rev));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm_shuffle_epi8(hgfe, rev));
+}
+
+/*
+ * Four rounds. wk holds W[t..t+3] + K[t..t+3]; sha256rnds2 uses its low two
+ * words. After the first call the old {A,B,E,F} is, by the rotation of the
+ * working variables, the new {C,D,G,H}, so the two calls ping-pong between
+ * the two vectors and leave them in the right roles.
+ */
+static ALWAYS_INLINE void rounds4(__m128i *abef, __m128i *cdgh, __m128i wk)
+{
+    *cdgh = _mm_sha256rnds2_epu32(*cdgh, *abef, wk);
+    *abef = _mm_sha256rnds2_epu32(*abef, *cdgh, _mm_shuffle_epi32(wk, 0x0e));
+}
+
+/*
+ * Message schedule (6.2.2 step 1) for W[t..t+3] from the previous sixteen
+ * words w0 = W[t-16..t-13], ..., w3 = W[t-4..t-1]: sha256msg1 adds
+ * sigma0(W[t-15..]), the alignr supplies W[t-7..t-4], and sha256msg2 adds
+ * sigma1 of W[t-2], W[t-1] and of the two words it has just produced.
+ */
+static ALWAYS_INLINE __m128i schedule(__m128i w0, __m128i w1, __m128i w2, __m128i w3)
+{
+    __m128i x = _mm_add_epi32(_mm_sha256msg1_epu32(w0, w1), _mm_alignr_epi8(w3, w2, 4));
+    return _mm_sha256msg2_epu32(x, w3);
+}
+
+/* Rounds 4g..4g+3 on words loaded from the block (g < 4), for each lane of
+ * blocks_n(). */
+#define LOAD_GROUP(g)                                                                              \
+    for (int l = 0; l < lanes; l++) {                                                              \
+        w[l][g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p[l] + 16 * (g))), bswap);    \
+        rounds4(&abef[l], &cdgh[l], _mm_add_epi32(w[l][g], _mm_load_si128(k + (g))));              \
+    }
+/* Rounds 4g..4g+3 on scheduled words (g >= 4); W[t-16..t-13] is replaced. */
+#define SCHED_GROUP(g)                                                                             \
+    for (int l = 0; l < lanes; l++) {                                                              \
+        w[l][(g)&3] =                                                                              \
+            schedule(w[l][(g)&3], w[l][((g) + 1) & 3], w[l][((g) + 2) & 3], w[l][((g) + 3) & 3]);  \
+        rounds4(&abef[l], &cdgh[l], _mm_add_epi32(w[l][(g)&3], _mm_load_si128(k + (g))));          \
+    }
+
+/*
+ * Compress nblocks consecutive 64-byte blocks for each of `lanes` messages.
+ * Always inlined with a constant lane count, so the lane loops unroll and the
+ * lanes' rounds interleave instruction by instruction. The sixteen groups of
+ * four rounds are written out because the message words live in a ring of
+ * four vectors per lane, whose indices must be constants to stay in
+ * registers.
+ */
+static ALWAYS_INLINE void blocks_n(int lanes, sha256_state *const *st, const uint8_t *const *src,
+                                   size_t nblocks)
+{
+    const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+    const __m128i *k = (const __m128i *)sha256_k;
+    __m128i abef[MAX_LANES], cdgh[MAX_LANES], w[MAX_LANES][4];
+    const uint8_t *p[MAX_LANES];
+
+    for (int l = 0; l < lanes; l++) {
+        abef[l] = st[l]->abef;
+        cdgh[l] = st[l]->cdgh;
+        p[l] = src[l];
+    }
+    while (nblocks--) {
+        __m128i abef0[MAX_LANES], cdgh0[MAX_LANES];
+        for (int l = 0; l < lanes; l++) {
+            abef0[l] = abef[l];
+            cdgh0[l] = cdgh[l];
+        }
+        LOAD_GROUP(0)
+        LOAD_GROUP(1)
+        LOAD_GROUP(2)
+        LOAD_GROUP(3)
+        SCHED_GROUP(4)
+        SCHED_GROUP(5)
+        SCHED_GROUP(6)
+        SCHED_GROUP(7)
+        SCHED_GROUP(8)
+        SCHED_GROUP(9)
+        SCHED_GROUP(10)
+        SCHED_GROUP(11)
+        SCHED_GROUP(12)
+        SCHED_GROUP(13)
+        SCHED_GROUP(14)
+        SCHED_GROUP(15)
+        for (int l = 0; l < lanes; l++) {
+            abef[l] = _mm_add_epi32(abef[l], abef0[l]);
+            cdgh[l] = _mm_add_epi32(cdgh[l], cdgh0[l]);
+            p[l] += 64;
+        }
+    }
+    for (int l = 0; l < lanes; l++) {
+        st[l]->abef = abef[l];
+        st[l]->cdgh = cdgh[l];
+    }
+}
+
+/* One instance per lane count; noinline keeps three copies of the rounds,
+ * not one per call site. */
+static __attribute__((noinline)) void blocks_x1(sha256_state *st, const uint8_t *p, size_t nblocks)
+{
+    blocks_n(1, &st, &p, nblocks);
+}
+
+static __attribute__((noinline)) void blocks_x2(sha256_state *const *st, const uint8_t *const *p,
+                                                size_t nblocks)
+{
+    blocks_n(2, st, p, nblocks);
+}
+
+static __attribute__((noinline)) void blocks_x4(sha256_state *const *st, const uint8_t *const *p,
+                                                size_t nblocks)
+{
+    blocks_n(4, st, p, nblocks);
+}
+
+/*
+ * FIPS 180-4 5.1.1 padding of the last len % 64 bytes: the bytes, 0x80,
+ * zeros, the bit length as a 64-bit big-endian integer. Returns the number of
+ * blocks written to tail (1 or 2). Only [msg, msg + len) is read.
+ */
+static size_t pad_tail(const uint8_t *msg, size_t len, uint8_t tail[128])
+{
+    size_t rem = len % 64;
+    size_t blocks = rem < 56 ? 1 : 2;
+    uint64_t bits = (uint64_t)len * 8;
+
+    memset(tail, 0, 128);
+    if (rem)
+        memcpy(tail, msg + (len - rem), rem);
+    tail[rem] = 0x80;
+    for (int i = 0; i < 8; i++)
+        tail[blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
+    return blocks;
+}
+
+void ddx_sha256_shani_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    uint8_t tail[128];
+
+    for (size_t i = 0; i < n; i++) {
+        sha256_state s;
+        state_init(&s);
+        if (msgs[i].len >= 64)
+            blocks_x1(&s, msgs[i].p, msgs[i].len / 64);
+        size_t nt = pad_tail(msgs[i].p, msgs[i].len, tail);
+        blocks_x1(&s, tail, nt);
+        state_store(&s, out + 32 * i);
+    }
+}
+
+/* ---- lanes ---------------------------------------------------------------- */
+
+/* One message in flight. */
+typedef struct lane {
+    sha256_state st;
+    const uint8_t *p; /* next block of the current segment */
+    size_t left;      /* blocks left in the current segment */
+    size_t tail_n;    /* padded blocks in tail, still to do after the body */
+    uint8_t *dst;     /* where the digest goes */
+    uint8_t tail[128];
+} lane;
+
+/* Start a message in a lane: body blocks in place, then the padded tail. */
+static void lane_start(lane *l, const ddx_hash_msg *m, uint8_t *dst)
+{
+    state_init(&l->st);
+    l->dst = dst;
+    l->tail_n = pad_tail(m->p, m->len, l->tail);
+    l->p = m->p;
+    l->left = m->len / 64;
+    if (l->left == 0) {
+        l->p = l->tail;
+        l->left = l->tail_n;
+        l->tail_n = 0;
+    }
+}
+
+/* Blocks still to compress in a lane, body and tail. */
+static size_t lane_remaining(const lane *l)
+{
+    return l->left + l->tail_n;
+}
+
+/*
+ * Shared by the x2 and x4 entry points: width is the most lanes run at once.
+ * live[0..active) names the lanes with a message in flight; a lane whose
+ * message is done takes the batch's next one, and once there are none left it
+ * drops out of live[] and the remaining lanes run on a narrower kernel.
+ */
+static void run_lanes(const ddx_hash_msg *msgs, size_t n, uint8_t *out, int width)
+{
+    lane lanes[MAX_LANES];
+    int live[MAX_LANES];
+    size_t next = 0;
+    int active = 0;
+
+    while (active < width && next < n) {
+        lane_start(&lanes[active], &msgs[next], out + 32 * next);
+        live[active] = active;
+        active++;
+        next++;
+    }
+    while (active > 0) {
+        /* All four, else two, else one. With three in flight the two with
+         * the most left go first: the shortest then pairs with whichever
+         * finishes, so less is left for the 1-lane kernel at the end. */
+        int use = active >= 4 ? 4 : active >= 2 ? 2 : 1;
+        if (active == 3) {
+            int lo = 0;
+            for (int i = 1; i < 3; i++)
+                if (lane_remaining(&lanes[live[i]]) < lane_remaining(&lanes[live[lo]]))
+                    lo = i;
+            int t = live[lo];
+            live[lo] = live[2];
+            live[2] = t;
+        }
+        sha256_state *st[MAX_LANES];
+        const uint8_t *src[MAX_LANES];
+        size_t run = SIZE_MAX;
+        for (int i = 0; i < use; i++) {
+            lane *l = &lanes[live[i]];
+            st[i] = &l->st;
+            src[i] = l->p;
+            if (l->left < run)
+                run = l->left;
+        }
+        if (use == 4)
+            blocks_x4(st, src, run);
+        else if (use == 2)
+            blocks_x2(st, src, run);
+        else
+            blocks_x1(st[0], src[0], run);
+
+        int keep = 0;
+        for (int i = 0; i < active; i++) {
+            lane *l = &lanes[live[i]];
+            if (i < use) {
+                l->p += 64 * run;
+                l->left -= run;
+            }
+            if (l->left == 0 && l->tail_n) {
+                l->p = l->tail;
+                l->left = l->tail_n;
+                l->tail_n = 0;
+            } else if (l->left == 0) {
+                state_store(&l->st, l->dst);
+                if (next >= n)
+                    continue; /* drops out of live[] */
+                lane_start(l, &msgs[next], out + 32 * next);
+                next++;
+            }
+            live[keep++] = live[i];
+        }
+        active = keep;
+    }
+}
+
+void ddx_sha256_shani_x2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    run_lanes(msgs, n, out, 2);
+}
+
+void ddx_sha256_shani_x4_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    run_lanes(msgs, n, out, 4);
+}
