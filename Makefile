@@ -115,8 +115,23 @@ $(BUILD)/tests/tool_%: tests/tool_%.c $(BUILD)/libddx.a
 
 -include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/datasets/datagen_main.d
 
+$(BUILD)/obj/harness/gbench_shim.o: harness/gbench_shim.cc harness/gbench_shim.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) -std=c++17 -g -O2 -Wall -Wextra -Werror -fPIC $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/microbench: $(BUILD)/obj/harness/microbench.o $(BUILD)/obj/harness/gbench_shim.o $(BUILD)/libddx.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ -lbenchmark $(LDLIBS)
+
+## microbench: every kernel through Google Benchmark; writes results/microbench.json
+microbench: $(BUILD)/microbench
+	$(Q)$(BUILD)/microbench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
+	    --benchmark_report_aggregates_only=true \
+	    --benchmark_out=results/microbench.json --benchmark_out_format=json
+
 ## tests: build every test program (no run)
-tests: all $(TEST_BIN) $(TOOL_BIN)
+tests: all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/microbench
 
 ## deps: install the Debian packages and the Python test oracle (idempotent)
 deps:
@@ -153,4 +168,4 @@ clean:
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /  \1\t/' | expand -t 16
 
-.PHONY: all install tests deps demo test check bench format-check clean help
+.PHONY: all install microbench tests deps demo test check bench format-check clean help
