@@ -40,6 +40,8 @@ typedef struct ddx_chunk_cfg {
     uint64_t backup_divisor;    /* tttd: divisor / 2 */
     const uint64_t *rabin_push; /* [256]: shifted-out top byte -> reduction */
     const uint64_t *rabin_pop;  /* [256]: byte leaving the window -> its contribution */
+    /* ram: the leading window whose maximum byte sets the cut threshold */
+    uint32_t ram_window;
     size_t (*find)(const struct ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
     const char *impl; /* implementation name for reports */
 } ddx_chunk_cfg;
@@ -53,6 +55,9 @@ size_t ddx_fixed_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int 
 size_t ddx_rabin_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 size_t ddx_tttd_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 size_t ddx_fastcdc_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+size_t ddx_ram_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+size_t ddx_ram_avx2_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+size_t ddx_ram_avx512_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 
 /* The Gear table of the FastCDC reference code (chunk_gear_table.c). */
 extern const uint64_t ddx_fastcdc_gear[256];

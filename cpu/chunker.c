@@ -39,6 +39,26 @@ int ddx_chunk_cfg_init(ddx_chunk_cfg *cfg, ddx_chunker_kind kind, uint32_t min, 
         cfg->impl = "fixed";
         return 0;
     }
+    if (kind == DDX_CHUNKER_RAM) {
+        /* window = avg - 256: on random bytes the window's maximum is 255
+         * and a byte >= 255 follows after 256 bytes on average; real data
+         * varies more (docs/design.md). min is the window; max as given. */
+        if (avg < 512 || avg > DDX_CHUNK_MAX_LIMIT) {
+            *why = "ram avg chunk size must be between 512 B and 64 MiB";
+            return DDX_EINVAL;
+        }
+        if (max <= avg - 256 || max > DDX_CHUNK_MAX_LIMIT) {
+            *why = "ram max chunk size must be above the window (avg - 256) and at most 64 MiB";
+            return DDX_EINVAL;
+        }
+        cfg->ram_window = avg - 256;
+        cfg->min_size = cfg->ram_window + 1;
+        cfg->avg_size = avg;
+        cfg->max_size = max;
+        cfg->find = ddx_ram_find;
+        cfg->impl = "ram-scalar";
+        return 0;
+    }
     if (kind != DDX_CHUNKER_RABIN && kind != DDX_CHUNKER_TTTD && kind != DDX_CHUNKER_FASTCDC) {
         *why = "unknown chunker";
         return DDX_EINVAL;

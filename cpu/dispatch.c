@@ -26,6 +26,13 @@ static const ddx_chunk_impl chunk_impls[] = {
     {"rabin48-scalar", DDX_CHUNKER_RABIN, 0, ddx_rabin_find},
     {"tttd-rabin48-scalar", DDX_CHUNKER_TTTD, 0, ddx_tttd_find},
     {"fixed", DDX_CHUNKER_FIXED, 0, ddx_fixed_find},
+#ifndef DDX_NO_AVX512
+    {"ram-avx512", DDX_CHUNKER_RAM, DDX_CPU_AVX512, ddx_ram_avx512_find},
+#endif
+#ifndef DDX_NO_AVX2
+    {"ram-avx2", DDX_CHUNKER_RAM, DDX_CPU_AVX2, ddx_ram_avx2_find},
+#endif
+    {"ram-scalar", DDX_CHUNKER_RAM, 0, ddx_ram_find},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -57,10 +57,11 @@
  * only the last add waits for rotl5(a): the chain is 2 ops per round. */
 #define ROUND(a, b, c, d, e, f, k, t)                                                              \
     do {                                                                                           \
+        __m512i b30_ = _mm512_rol_epi32(b, 30);                                                    \
         e = _mm512_add_epi32(e, _mm512_add_epi32(W(t), _mm512_set1_epi32(k)));                     \
         e = _mm512_add_epi32(e, _mm512_ternarylogic_epi32(b, c, d, f));                            \
         e = _mm512_add_epi32(e, _mm512_rol_epi32(a, 5));                                           \
-        b = _mm512_rol_epi32(b, 30);                                                               \
+        b = b30_;                                                                                  \
     } while (0)
 
 #define R(a, b, c, d, e, f, k, t) ROUND(a, b, c, d, e, f, k, t)

@@ -78,7 +78,7 @@ static void usage(FILE *f)
                "synthetic file tree (datasets/README.md).\n"
                "\n"
                "options:\n"
-               "  --chunker NAME      fixed | rabin | tttd | fastcdc (default fastcdc)\n"
+               "  --chunker NAME      fixed | rabin | tttd | fastcdc | ram (default fastcdc)\n"
                "  --avg SIZE          average (fixed: block) chunk size (default 8K)\n"
                "  --min SIZE          minimum chunk size (default avg/4)\n"
                "  --max SIZE          maximum chunk size (default avg*8)\n"
@@ -252,7 +252,7 @@ static void parse_opts(opts *o, int argc, char **argv)
         switch (c) {
         case O_CHUNKER:
             if (ddx_chunker_from_name(optarg, &o->chunker))
-                die(EXIT_USAGE, "--chunker: expected fixed, rabin, tttd or fastcdc, got '%s'",
+                die(EXIT_USAGE, "--chunker: expected fixed, rabin, tttd, fastcdc or ram, got '%s'",
                     optarg);
             break;
         case O_MIN:

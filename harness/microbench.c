@@ -103,14 +103,18 @@ int main(int argc, char **argv)
         for (int t = 0; t < 2; t++)
             for (size_t s = 0; s < 4; s++) {
                 chunk_case *c = calloc(1, sizeof *c);
-                if (ddx_chunk_cfg_init(&c->cfg, cs[i].kind, 2048, 8192, 65536, 1, 0, NULL) ||
-                    ddx_chunk_impl_select(&c->cfg, cs[i].name, NULL))
+                int rc = ddx_chunk_cfg_init(&c->cfg, cs[i].kind, 2048, 8192, 65536, 1, 0, NULL);
+                if (!rc)
+                    rc = ddx_chunk_impl_select(&c->cfg, cs[i].name, NULL);
+                if (rc) {
+                    fprintf(stderr, "microbench: %s: %s\n", cs[i].name, ddx_strerror(rc));
                     return 1;
+                }
                 c->p = t ? text : buf;
                 c->len = sizes[s];
                 char name[128];
-                snprintf(name, sizeof name, "chunk/%s/%s/%zuK", cs[i].name,
-                         t ? "text" : "random", sizes[s] / 1024);
+                snprintf(name, sizeof name, "chunk/%s/%s/%zuK", cs[i].name, t ? "text" : "random",
+                         sizes[s] / 1024);
                 ddx_gb_register(name, run_chunk, c, sizes[s], 0);
             }
     }

@@ -74,6 +74,7 @@ typedef enum ddx_chunker_kind {
     DDX_CHUNKER_RABIN = 1,   /* Rabin fingerprint over a 48-byte window */
     DDX_CHUNKER_TTTD = 2,    /* two thresholds, two divisors (HP Labs TR 2005-30) */
     DDX_CHUNKER_FASTCDC = 3, /* FastCDC 2020: Gear hash, normalized chunking */
+    DDX_CHUNKER_RAM = 4,     /* RAM, hashless: byte >= max of a leading window */
 } ddx_chunker_kind;
 
 typedef enum ddx_hash_kind {

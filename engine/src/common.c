@@ -47,13 +47,13 @@ const char *ddx_strerror(int err)
     return "unknown ddx error";
 }
 
-static const char *const chunker_names[] = {"fixed", "rabin", "tttd", "fastcdc"};
+static const char *const chunker_names[] = {"fixed", "rabin", "tttd", "fastcdc", "ram"};
 static const char *const hash_names[] = {"sha1", "sha256"};
 static const char *const stage_names[] = {"read", "chunk", "stitch", "hash", "index"};
 
 const char *ddx_chunker_name(ddx_chunker_kind kind)
 {
-    return (unsigned)kind < 4 ? chunker_names[kind] : "?";
+    return (unsigned)kind < 5 ? chunker_names[kind] : "?";
 }
 
 const char *ddx_hash_name(ddx_hash_kind kind)
@@ -68,7 +68,7 @@ const char *ddx_stage_name(ddx_stage stage)
 
 int ddx_chunker_from_name(const char *name, ddx_chunker_kind *out)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (name && strcmp(name, chunker_names[i]) == 0) {
             *out = (ddx_chunker_kind)i;
             return 0;

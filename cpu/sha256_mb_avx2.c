@@ -1,0 +1,192 @@
+/*
+ * sha256_mb_avx2.c - multi-buffer SHA-256, 8 messages at a time in ymm
+ * registers (one message per 32-bit lane); hash_mb.c feeds the lanes.
+ *
+ * Why it is shaped this way:
+ *   - AVX2 has no rotate, so every rotate is two shifts and an XOR (the two
+ *     halves never overlap, so XOR works as OR). Sigma0/Sigma1 are written
+ *     as six shifts XORed together: the same op count as three rotates, but
+ *     one flat XOR tree instead of three OR-then-XOR chains.
+ *   - Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)), and b ^ c of a round is a ^ b
+ *     of the round before, so Maj costs three ops instead of four.
+ *   - Vector shifts issue to only two of Zen 4's four vector pipes; they are
+ *     the bound (~12 per round), so the input transpose avoids them: a
+ *     ymm gets words 4q..4q+3 of lanes s and s+4 from one 128-bit load and
+ *     one vinserti128 from memory, then two unpack stages finish a 4x4
+ *     transpose inside each 128-bit half.
+ *   - The state stays in registers for the whole nblocks run. Only 16 ymm
+ *     registers exist, so the 16-word schedule window lives on the stack
+ *     (the compiler spills it; each word is written once and read four
+ *     times, and those loads go to the load ports, not the vector pipes).
+ *   - Each lane's next blocks are prefetched a few blocks ahead.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "hash_impl.h"
+#include "hash_mb.h"
+
+#define LANES 8
+/* Blocks ahead to prefetch (a block of 8 lanes takes ~700 cycles). */
+#define PREFETCH_AHEAD 2
+
+/* FIPS 180-4 4.2.2 (the reference's table is private to sha_ref.c). */
+static const uint32_t k256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ADD(x, y) _mm256_add_epi32(x, y)
+#define XOR(x, y) _mm256_xor_si256(x, y)
+#define SHR(x, n) _mm256_srli_epi32(x, n)
+#define SHL(x, n) _mm256_slli_epi32(x, n)
+/* ror(x, r) ^ ror(x, s) ^ ror(x, t) as six shifts in one XOR tree. */
+#define ROR3(x, r, s, t)                                                                           \
+    XOR(XOR(XOR(SHR(x, r), SHL(x, 32 - (r))), XOR(SHR(x, s), SHL(x, 32 - (s)))),                   \
+        XOR(SHR(x, t), SHL(x, 32 - (t))))
+#define BSIG0(x) ROR3(x, 2, 13, 22)
+#define BSIG1(x) ROR3(x, 6, 11, 25)
+/* ror(x, r) ^ ror(x, s) ^ (x >> u) */
+#define SSIG(x, r, s, u)                                                                           \
+    XOR(XOR(XOR(SHR(x, r), SHL(x, 32 - (r))), XOR(SHR(x, s), SHL(x, 32 - (s)))), SHR(x, u))
+#define SSIG0(x) SSIG(x, 7, 18, 3)
+#define SSIG1(x) SSIG(x, 17, 19, 10)
+
+/* One round; the caller rotates the roles of a..h instead of moving values.
+ * bc holds b ^ c on entry and a ^ b (the next round's b ^ c) on exit.
+ * h + K + W and Ch do not depend on the previous round's e, so they are added
+ * first and Sigma1(e), on the critical path, last. */
+#define ROUND(a, b, c, d, e, f, g, h, w, t)                                                        \
+    do {                                                                                           \
+        __m256i ch_ = XOR(_mm256_and_si256(XOR(f, g), e), g);                                      \
+        __m256i t1_ = ADD(ADD(h, ADD(w, _mm256_set1_epi32((int)k256[t]))), ch_);                   \
+        t1_ = ADD(t1_, BSIG1(e));                                                                  \
+        __m256i ab_ = XOR(a, b);                                                                   \
+        __m256i maj_ = XOR(b, _mm256_and_si256(ab_, bc));                                          \
+        bc = ab_;                                                                                  \
+        d = ADD(d, t1_);                                                                           \
+        h = ADD(t1_, ADD(BSIG0(a), maj_));                                                         \
+    } while (0)
+
+/* W[t] for t >= 16 into the window slot of W[t - 16]:
+ * W[t] = sigma1(W[t-2]) + W[t-7] + sigma0(W[t-15]) + W[t-16]. */
+#define SCHED(w, i)                                                                                \
+    (w[i] = ADD(ADD(w[i], SSIG0(w[((i) + 1) & 15])), ADD(w[((i) + 9) & 15], SSIG1(w[((i) + 14) & 15]))))
+
+/* Eight rounds with the schedule run ahead: round t + j consumes w[j0 + j],
+ * which SCHED has already replaced by W[t + j] when sched is set. */
+#define ROUNDS8(w, j0, t, sched)                                                                   \
+    do {                                                                                           \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 0);                                                                    \
+        ROUND(a, b, c, d, e, f, g, h, w[(j0) + 0], (t) + 0);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 1);                                                                    \
+        ROUND(h, a, b, c, d, e, f, g, w[(j0) + 1], (t) + 1);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 2);                                                                    \
+        ROUND(g, h, a, b, c, d, e, f, w[(j0) + 2], (t) + 2);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 3);                                                                    \
+        ROUND(f, g, h, a, b, c, d, e, w[(j0) + 3], (t) + 3);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 4);                                                                    \
+        ROUND(e, f, g, h, a, b, c, d, w[(j0) + 4], (t) + 4);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 5);                                                                    \
+        ROUND(d, e, f, g, h, a, b, c, w[(j0) + 5], (t) + 5);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 6);                                                                    \
+        ROUND(c, d, e, f, g, h, a, b, w[(j0) + 6], (t) + 6);                                       \
+        if (sched)                                                                                 \
+            SCHED(w, (j0) + 7);                                                                    \
+        ROUND(b, c, d, e, f, g, h, a, w[(j0) + 7], (t) + 7);                                       \
+    } while (0)
+
+/* Words 4q..4q+3 of one block of all 8 lanes, byte-swapped, into w[4q..4q+3].
+ * x[s] holds words 4q..4q+3 of lane s in its low half and of lane s+4 in its
+ * high half; a 4x4 dword transpose inside each half then leaves word 4q+j of
+ * lane 4c+i in dword i of half c of w[4q+j], i.e. lane order. */
+static inline void load_quarter(__m256i *w, const uint8_t *const *p, size_t off, unsigned q)
+{
+    const __m256i bswap = _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
+                                           3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+    __m256i x[4];
+    for (unsigned s = 0; s < 4; s++)
+        x[s] = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p[s] + off + 16 * q))),
+            _mm_loadu_si128((const __m128i *)(p[4 + s] + off + 16 * q)), 1);
+    __m256i t0 = _mm256_unpacklo_epi32(x[0], x[1]); /* s0w0 s1w0 s0w1 s1w1 */
+    __m256i t1 = _mm256_unpackhi_epi32(x[0], x[1]); /* s0w2 s1w2 s0w3 s1w3 */
+    __m256i t2 = _mm256_unpacklo_epi32(x[2], x[3]);
+    __m256i t3 = _mm256_unpackhi_epi32(x[2], x[3]);
+    w[4 * q + 0] = _mm256_shuffle_epi8(_mm256_unpacklo_epi64(t0, t2), bswap);
+    w[4 * q + 1] = _mm256_shuffle_epi8(_mm256_unpackhi_epi64(t0, t2), bswap);
+    w[4 * q + 2] = _mm256_shuffle_epi8(_mm256_unpacklo_epi64(t1, t3), bswap);
+    w[4 * q + 3] = _mm256_shuffle_epi8(_mm256_unpackhi_epi64(t1, t3), bswap);
+}
+
+static void sha256_x8_blocks(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(state + 0 * LANES));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(state + 1 * LANES));
+    __m256i c = _mm256_loadu_si256((const __m256i *)(state + 2 * LANES));
+    __m256i d = _mm256_loadu_si256((const __m256i *)(state + 3 * LANES));
+    __m256i e = _mm256_loadu_si256((const __m256i *)(state + 4 * LANES));
+    __m256i f = _mm256_loadu_si256((const __m256i *)(state + 5 * LANES));
+    __m256i g = _mm256_loadu_si256((const __m256i *)(state + 6 * LANES));
+    __m256i h = _mm256_loadu_si256((const __m256i *)(state + 7 * LANES));
+
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        size_t off = 64 * blk;
+        /* A prefetch never faults, so running past a lane's last block is
+         * harmless; the address is formed as an integer because pointer
+         * arithmetic beyond the object would be undefined. */
+        for (unsigned l = 0; l < LANES; l++)
+            _mm_prefetch((const char *)((uintptr_t)ptr[l] + off + 64 * PREFETCH_AHEAD),
+                         _MM_HINT_T0);
+
+        __m256i w[16];
+        for (unsigned q = 0; q < 4; q++)
+            load_quarter(w, ptr, off, q);
+
+        __m256i a0 = a, b0 = b, c0 = c, d0 = d, e0 = e, f0 = f, g0 = g, h0 = h;
+        __m256i bc = XOR(b, c);
+        ROUNDS8(w, 0, 0, 0);
+        ROUNDS8(w, 8, 8, 0);
+        for (unsigned t = 16; t < 64; t += 16) {
+            ROUNDS8(w, 0, t, 1);
+            ROUNDS8(w, 8, t + 8, 1);
+        }
+        a = ADD(a, a0);
+        b = ADD(b, b0);
+        c = ADD(c, c0);
+        d = ADD(d, d0);
+        e = ADD(e, e0);
+        f = ADD(f, f0);
+        g = ADD(g, g0);
+        h = ADD(h, h0);
+    }
+
+    _mm256_storeu_si256((__m256i *)(state + 0 * LANES), a);
+    _mm256_storeu_si256((__m256i *)(state + 1 * LANES), b);
+    _mm256_storeu_si256((__m256i *)(state + 2 * LANES), c);
+    _mm256_storeu_si256((__m256i *)(state + 3 * LANES), d);
+    _mm256_storeu_si256((__m256i *)(state + 4 * LANES), e);
+    _mm256_storeu_si256((__m256i *)(state + 5 * LANES), f);
+    _mm256_storeu_si256((__m256i *)(state + 6 * LANES), g);
+    _mm256_storeu_si256((__m256i *)(state + 7 * LANES), h);
+}
+
+static const ddx_mb_kernel sha256_x8 = {LANES, 8, ddx_sha256_iv, sha256_x8_blocks};
+
+void ddx_sha256_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
+{
+    ddx_mb_run(&sha256_x8, msgs, n, out);
+}
