@@ -41,6 +41,27 @@ CPPFLAGS += $(foreach i,$(DISABLE_ISA),-DDDX_NO_$(shell echo $(i) | tr a-z A-Z))
 
 LIB_SRC := $(wildcard cpu/*.c) $(wildcard engine/src/*.c) $(wildcard engine/src/index/*.c)
 LIB_SRC := $(filter-out $(foreach i,$(DISABLE_ISA),%_$(i).c),$(LIB_SRC))
+
+# isa-l_crypto (optional, not in Debian 12): offered as --impl hash=sha*-isal-mb
+# when pkg-config finds it, or from a build tree: make ISAL_CRYPTO_DIR=/path
+# (such builds go to build/isal so the default objects stay untouched).
+ISAL_CRYPTO_DIR ?=
+ifneq ($(ISAL_CRYPTO_DIR),)
+BUILD := $(BUILD)/isal
+ISALC_CFLAGS := -I$(ISAL_CRYPTO_DIR)/include
+ISALC_LIBS := $(ISAL_CRYPTO_DIR)/bin/isa-l_crypto.a
+HAVE_ISALC := 1
+else ifeq ($(shell pkg-config --exists libisal_crypto 2>/dev/null && echo y),y)
+ISALC_CFLAGS := $(shell pkg-config --cflags libisal_crypto)
+ISALC_LIBS := $(shell pkg-config --libs libisal_crypto)
+HAVE_ISALC := 1
+endif
+ifeq ($(HAVE_ISALC),1)
+CPPFLAGS += -DDDX_HAVE_ISAL_CRYPTO $(ISALC_CFLAGS)
+LDLIBS += $(ISALC_LIBS)
+else
+LIB_SRC := $(filter-out cpu/hash_isal.c,$(LIB_SRC))
+endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 DATA_SRC := $(wildcard datasets/*.c)
 DATA_OBJ := $(DATA_SRC:%.c=$(BUILD)/obj/%.o)

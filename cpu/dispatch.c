@@ -19,6 +19,11 @@ static const ddx_hash_impl hash_impls[] = {
     {"sha256-ref", DDX_HASH_SHA256, 0, ddx_sha256_ref_batch, 0},
     {"sha1-openssl", DDX_HASH_SHA1, 0, ddx_sha1_openssl_batch, 0},
     {"sha1-ref", DDX_HASH_SHA1, 0, ddx_sha1_ref_batch, 0},
+#ifdef DDX_HAVE_ISAL_CRYPTO
+    /* a competitor, offered for side-by-side runs; never the default */
+    {"sha256-isal-mb", DDX_HASH_SHA256, DDX_CPU_SSE41, ddx_sha256_isal_batch, 1},
+    {"sha1-isal-mb", DDX_HASH_SHA1, DDX_CPU_SSE41, ddx_sha1_isal_batch, 1},
+#endif
 };
 
 static const ddx_chunk_impl chunk_impls[] = {

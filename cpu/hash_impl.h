@@ -55,6 +55,9 @@ typedef void (*ddx_hash_batch_fn)(const ddx_hash_msg *msgs, size_t n, uint8_t *o
 /* hash_openssl.c: OpenSSL EVP, one message at a time (SHA-NI inside) */
 void ddx_sha256_openssl_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_openssl_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+/* hash_isal.c: isa-l_crypto's multi-buffer managers (only when built with it) */
+void ddx_sha256_isal_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+void ddx_sha1_isal_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 /* sha_ref.c: portable C */
 void ddx_sha256_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_ref_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
