@@ -26,7 +26,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iengine/include -Icpu -Iengine/src -Iengine/src/index -Idatasets -D_GNU_SOURCE
 CFLAGS += -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread $(SANFLAGS)
 LDFLAGS += -pthread $(SANFLAGS)
-LDLIBS += -lcrypto -lhwloc -lck -lm
+LDLIBS += -lcrypto -lisal -lhwloc -lck -lm
 
 # Per-ISA kernels: a file named <algo>_<isa>.c is compiled with that ISA's
 # flags only (the suffix after the last underscore picks ISA_<isa>). Any ISA
@@ -85,7 +85,7 @@ $(BUILD)/ddx.pc: engine/include/ddx.h Makefile
 	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: ddx' 'Description: deduplication engine' 'Version: $(VERSION)' \
 	    'Requires.private: libcrypto hwloc' 'Libs: -L$${libdir} -lddx' \
-	    'Libs.private: -lck -lm -pthread' 'Cflags: -I$${includedir}' > $@
+	    'Libs.private: -lisal -lck -lm -pthread' 'Cflags: -I$${includedir}' > $@
 
 ## install: install libddx, ddx.h, ddx.pc and ddbench under PREFIX (default /usr/local)
 install: all
