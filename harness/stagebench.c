@@ -6,7 +6,10 @@
  *
  *   stagebench [--max-bytes SIZE] [--reps N] FILE     prints JSON to stdout
  *
- * Uses the internal kernel headers (chunk_impl.h, hash_impl.h): unstable.
+ * Every usable implementation in the registry is measured (chunkers over the
+ * whole buffer; hashes over the FastCDC chunks, and over 8 KiB messages in
+ * batches of 64 as "hash.NAME.8k"). Uses the internal kernel headers
+ * (chunk_impl.h, hash_impl.h): unstable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,11 +43,6 @@ static double median(double *v, int n)
 }
 
 static volatile uint64_t sink;
-
-typedef struct chunker_case {
-    const char *name;
-    ddx_chunker_kind kind;
-} chunker_case;
 
 int main(int argc, char **argv)
 {
@@ -86,50 +84,69 @@ int main(int argc, char **argv)
     printf("{\n  \"schema\": \"ddx.stagebench/1\",\n  \"bytes\": %zu,\n  \"reps\": %d,\n", n, reps);
     printf("  \"rates_bytes_per_s\": {\n");
 
-    static const chunker_case cases[] = {{"chunk.fastcdc", DDX_CHUNKER_FASTCDC},
-                                         {"chunk.rabin", DDX_CHUNKER_RABIN},
-                                         {"chunk.tttd", DDX_CHUNKER_TTTD},
-                                         {"chunk.fixed", DDX_CHUNKER_FIXED}};
-    size_t ncuts = 0;
-    uint64_t *cuts = malloc(sizeof(uint64_t) * (n / 1024 + 2));
-    for (size_t c = 0; c < 4; c++) {
+    /* every usable chunker implementation, 2K/8K/64K (RAM: avg 8K, max 64K) */
+    size_t ncuts = 0, nci;
+    uint64_t *cuts = malloc(sizeof(uint64_t) * (n / 64 + 2));
+    const ddx_chunk_impl *ci = ddx_chunk_impls(&nci);
+    for (size_t c = 0; c < nci; c++) {
         ddx_chunk_cfg cfg;
-        if (ddx_chunk_cfg_init(&cfg, cases[c].kind, 2048, 8192, 65536, 1, 0, NULL))
-            return 1;
+        if (ddx_chunk_cfg_init(&cfg, ci[c].kind, 2048, 8192, 65536, 1, 0, NULL) ||
+            ddx_chunk_impl_select(&cfg, ci[c].name, NULL))
+            continue; /* not runnable here */
+        int fast = ci[c].kind == DDX_CHUNKER_FASTCDC && ncuts == 0;
         for (int i = 0; i < reps; i++) {
             double t0 = now();
             size_t pos = 0, k = 0;
             while (pos < n) {
                 pos += cfg.find(&cfg, buf + pos, n - pos, 1);
-                if (c == 0)
+                if (fast)
                     cuts[k] = pos;
                 k++;
             }
             t[i] = now() - t0;
-            if (c == 0)
+            if (fast)
                 ncuts = k;
             sink += k;
         }
-        printf("    \"%s\": %.0f,\n", cases[c].name, (double)n / median(t, reps));
+        printf("    \"chunk.%s\": %.0f,\n", ci[c].name, (double)n / median(t, reps));
     }
-    /* fingerprints over the FastCDC chunks of the same bytes */
-    for (int h = 0; h < 2; h++) {
-        ddx_hasher hs;
-        if (ddx_hasher_init(&hs, h ? DDX_HASH_SHA1 : DDX_HASH_SHA256))
-            return 1;
-        uint8_t out[32];
-        for (int i = 0; i < reps; i++) {
-            double t0 = now();
-            for (size_t k = 0; k < ncuts; k++) {
-                size_t s = k ? cuts[k - 1] : 0;
-                if (ddx_hash(&hs, buf + s, cuts[k] - s, out))
-                    return 1;
+    /* every usable hash implementation (references excluded), over the
+     * FastCDC chunks of the same bytes and over 8 KiB messages, 64 per call */
+    size_t nhi;
+    const ddx_hash_impl *hi = ddx_hash_impls(&nhi);
+    ddx_hash_msg *msgs = malloc(sizeof *msgs * (ncuts + n / 8192 + 1));
+    uint8_t *out = malloc(32 * (ncuts + n / 8192 + 1));
+    for (size_t h = 0; h < nhi; h++) {
+        if (!ddx_hash_impl_usable(&hi[h]) || strstr(hi[h].name, "-ref"))
+            continue;
+        for (int shape = 0; shape < 2; shape++) {
+            size_t nm = 0;
+            if (shape == 0)
+                for (size_t k = 0; k < ncuts; k++) {
+                    size_t st = k ? cuts[k - 1] : 0;
+                    msgs[nm].p = buf + st;
+                    msgs[nm++].len = cuts[k] - st;
+                }
+            else
+                for (size_t o = 0; o + 8192 <= n; o += 8192) {
+                    msgs[nm].p = buf + o;
+                    msgs[nm++].len = 8192;
+                }
+            size_t bytes = 0;
+            for (size_t k = 0; k < nm; k++)
+                bytes += msgs[k].len;
+            for (int i = 0; i < reps; i++) {
+                double t0 = now();
+                for (size_t k = 0; k < nm; k += 64)
+                    hi[h].batch(msgs + k, nm - k < 64 ? nm - k : 64, out + k * 32);
+                t[i] = now() - t0;
             }
-            t[i] = now() - t0;
+            printf("    \"hash.%s%s\": %.0f,\n", hi[h].name, shape ? ".8k" : "",
+                   (double)bytes / median(t, reps));
         }
-        ddx_hasher_free(&hs);
-        printf("    \"hash.%s\": %.0f,\n", h ? "sha1" : "sha256", (double)n / median(t, reps));
     }
+    free(msgs);
+    free(out);
     /* memcpy in 4 MiB pieces: the reader's copy into batch buffers */
     for (int i = 0; i < reps; i++) {
         double t0 = now();
