@@ -15,15 +15,26 @@
 #include "hash_impl.h"
 
 static const ddx_hash_impl hash_impls[] = {
+#ifndef DDX_NO_SHANI
+    {"sha256-shani-x4", DDX_HASH_SHA256, DDX_CPU_SHANI, ddx_sha256_shani_x4_batch, 0},
+    {"sha256-shani-x2", DDX_HASH_SHA256, DDX_CPU_SHANI, ddx_sha256_shani_x2_batch, 0},
+    {"sha256-shani", DDX_HASH_SHA256, DDX_CPU_SHANI, ddx_sha256_shani_batch, 0},
+#endif
     {"sha256-openssl", DDX_HASH_SHA256, 0, ddx_sha256_openssl_batch, 0},
-    {"sha256-ref", DDX_HASH_SHA256, 0, ddx_sha256_ref_batch, 0},
+#ifndef DDX_NO_SHANI
+    {"sha1-shani-x4", DDX_HASH_SHA1, DDX_CPU_SHANI, ddx_sha1_shani_x4_batch, 0},
+    {"sha1-shani-x2", DDX_HASH_SHA1, DDX_CPU_SHANI, ddx_sha1_shani_x2_batch, 0},
+    {"sha1-shani", DDX_HASH_SHA1, DDX_CPU_SHANI, ddx_sha1_shani_batch, 0},
+#endif
     {"sha1-openssl", DDX_HASH_SHA1, 0, ddx_sha1_openssl_batch, 0},
-    {"sha1-ref", DDX_HASH_SHA1, 0, ddx_sha1_ref_batch, 0},
 #ifdef DDX_HAVE_ISAL_CRYPTO
     /* a competitor, offered for side-by-side runs; never the default */
     {"sha256-isal-mb", DDX_HASH_SHA256, DDX_CPU_SSE41, ddx_sha256_isal_batch, 1},
     {"sha1-isal-mb", DDX_HASH_SHA1, DDX_CPU_SSE41, ddx_sha1_isal_batch, 1},
 #endif
+    /* the portable references: the oracles of every test, slow */
+    {"sha256-ref", DDX_HASH_SHA256, 0, ddx_sha256_ref_batch, 0},
+    {"sha1-ref", DDX_HASH_SHA1, 0, ddx_sha1_ref_batch, 0},
 };
 
 static const ddx_chunk_impl chunk_impls[] = {
