@@ -20,7 +20,8 @@ typedef struct lane {
 static size_t make_tail(uint8_t *tail, const uint8_t *p, size_t len)
 {
     size_t rem = len % 64, nb = rem < 56 ? 1 : 2;
-    memcpy(tail, p + len - rem, rem);
+    if (rem) /* p may be NULL for an empty message */
+        memcpy(tail, p + len - rem, rem);
     tail[rem] = 0x80;
     memset(tail + rem + 1, 0, nb * 64 - rem - 1);
     uint64_t bits = (uint64_t)len * 8;
