@@ -129,6 +129,7 @@ struct ddx_engine {
     char *chunk_impl_name, *hash_impl_name; /* requested by name, or NULL = best */
     const ddx_hash_impl *hash;              /* local chunks, many per call */
     const ddx_hash_impl *hash_single;       /* the stitcher's few chunks, one per call */
+    size_t sub_bytes; /* chunk and hash alternate over sub-blocks of this size */
     size_t fp_size;
     ddx_index *index;
     hwloc_topology_t topo;
@@ -415,12 +416,16 @@ static void hash_one(ddx_engine *e, const uint8_t *p, size_t len, uint8_t *out)
 }
 
 /* Chunk and fingerprint a batch as if a chunk started at its first byte.
- * The two passes alternate over sub-blocks of SUB_BYTES so the bytes the
+ * The two passes alternate over sub-blocks (e->sub_bytes) so the bytes the
  * chunker just read are still in L2 when they are hashed (a whole 4 MiB
  * batch would be re-read from L3 or memory). Wall time is taken per pass
  * with the cheap monotonic clock; thread CPU time (a system call) once per
  * batch, split between the two stages in proportion to their wall time. */
+/* Sub-block: 256 KiB keeps the chunker's bytes in L2 for single-buffer
+ * hashes; multi-buffer kernels get 1 MiB (~100 chunks at 8 KiB) so that a
+ * call keeps 16 lanes busy for more than one refill round. */
 #define SUB_BYTES (256u << 10)
+#define SUB_BYTES_MB (1u << 20)
 
 static void local_process(worker *w, batch *b)
 {
@@ -434,7 +439,7 @@ static void local_process(worker *w, batch *b)
     b->fp0_done = b->first;
     while (pos < b->len && l) {
         uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-        size_t j_from = n, target = pos + SUB_BYTES;
+        size_t j_from = n, target = pos + e->sub_bytes;
         while (pos < b->len && pos < target) {
             l = cc->find(cc, b->data + pos, b->len - pos, b->last);
             if (!l)
@@ -741,6 +746,7 @@ int ddx_engine_open(ddx_engine *e)
     if ((rc = ddx_hash_impl_select(e->hk, e->hash_impl_name, &e->hash)) != 0)
         return rc;
     e->hash_single = e->hash;
+    e->sub_bytes = e->hash->multi ? SUB_BYTES_MB : SUB_BYTES;
     if (e->hash->multi && ddx_hash_impl_select(e->hk, NULL, &e->hash_single) == 0) {
         /* the default is the fastest single-buffer one when the first is multi */
         size_t n;
@@ -807,7 +813,7 @@ int ddx_engine_open(ddx_engine *e)
         w->e = e;
         w->id = i;
         atomic_store(&w->min, UINT64_MAX);
-        w->msgs_cap = SUB_BYTES / (e->ccfg.min_size > 1 ? e->ccfg.min_size - 1 : 1) + 4;
+        w->msgs_cap = e->sub_bytes / (e->ccfg.min_size > 1 ? e->ccfg.min_size - 1 : 1) + 4;
         w->msgs = malloc(w->msgs_cap * sizeof *w->msgs);
         if (!w->msgs)
             return DDX_ENOMEM;
