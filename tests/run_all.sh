@@ -38,6 +38,19 @@ for B in "$@"; do
         add "$p" "$f"
     done
 done
+# The pipeline again on portable kernels only (every ISA masked off).
+DDX_CPU_MASK=0 "$1/tests/test_pipeline" >"$log" 2>&1
+rc=$?
+syn=$(grep "Synthesis:" "$log" | tail -1)
+p=$(sed -nE 's/.*Passing: ([0-9]+).*/\1/p' <<<"$syn")
+f=$(sed -nE 's/.*Failing: ([0-9]+) \| Crashing: ([0-9]+).*/\1+\2/p' <<<"$syn")
+p=${p:-0}
+f=$((${f:-1}))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+if [ "$f" -ne 0 ]; then tail -30 "$log"; fi
+echo "test_pipeline (DDX_CPU_MASK=0): $p passed, $f failed"
+add "$p" "$f"
+
 # The cross-implementation oracle needs only the optimised build.
 python3 tests/fastcdc_oracle.py "$1" >"$log" 2>&1
 rc=$?

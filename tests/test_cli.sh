@@ -44,6 +44,10 @@ expect_err "bad normalization" 2 "--normalization" run --normalization 9 "$T/a.b
 expect_err "unknown option" 2 "unknown" run --frobnicate "$T/a.bin"
 expect_err "missing option value" 2 "chunker|missing" run --chunker
 expect_err "unknown command" 2 "unknown command 'walk'" walk
+expect_err "unknown impl" 2 "--impl hash=nope: unknown implementation" run --impl hash=nope "$T/a.bin"
+expect_err "impl of another kind" 2 "implements sha1, not the selected sha256" run --impl hash=sha1-ref "$T/a.bin"
+expect_err "bad impl spec" 2 "--impl: expected chunk=NAME,hash=NAME" run --impl fastcdc "$T/a.bin"
+DDX_CPU_MASK=0 expect_err "impl the CPU mask excludes" 2 "not available on this CPU" run --impl chunk=ram-avx2 --chunker ram "$T/a.bin"
 expect_err "rabin divisor too small" 2 "at least 64" run --chunker rabin --min 8150 --avg 8K "$T/a.bin"
 # unreadable file: root reads anything, so as root run ddbench as nobody
 chmod 755 "$T" && mkdir -m 755 "$T/ro" && head -c 1000 /dev/urandom >"$T/ro/secret" && chmod 000 "$T/ro/secret"
@@ -88,6 +92,10 @@ if "$DDB" run -q -v --generations 2 --tree-size 4M >"$T/out" 2>"$T/err" && grep 
     grep -q "worker 0: " "$T/err"; then ok "built-in dataset, -v prints bindings"
 else bad "built-in dataset: $(cat "$T/out" "$T/err")"; fi
 "$DDB" --help | grep -q "usage: ddbench run" && ok "--help" || bad "--help"
+if DDX_CPU_MASK=0 "$DDB" run -q --json "$T/p.json" "$T/a.bin" >/dev/null 2>&1 &&
+    grep -q '"hash": "sha256-openssl"' "$T/p.json"; then ok "DDX_CPU_MASK=0 runs portable kernels and names them"
+else bad "DDX_CPU_MASK=0: $(grep -A3 implementations "$T/p.json")"; fi
+"$DDB" run --list-impls | grep -qE "^hash +sha256 +sha256-ref +available" && ok "--list-impls" || bad "--list-impls"
 "$DDB" --version | grep -qE "^ddbench \(ddx\) [0-9]+\.[0-9]+\.[0-9]+$" && ok "--version" || bad "--version"
 : >"$T/empty"
 if "$DDB" run -q "$T/empty" >"$T/out" 2>&1 && grep -qE "chunks +0" "$T/out"; then ok "empty file"
