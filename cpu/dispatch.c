@@ -17,10 +17,18 @@
 static const ddx_hash_impl hash_impls[] = {
 #ifndef DDX_NO_SHANI
     {"sha256-shani-x4", DDX_HASH_SHA256, DDX_CPU_SHANI, ddx_sha256_shani_x4_batch, 0},
+#endif
+#ifndef DDX_NO_AVX512
+    {"sha256-mb-avx512", DDX_HASH_SHA256, DDX_CPU_AVX512, ddx_sha256_mb_avx512_batch, 1},
+#endif
+#ifndef DDX_NO_SHANI
     {"sha256-shani-x2", DDX_HASH_SHA256, DDX_CPU_SHANI, ddx_sha256_shani_x2_batch, 0},
     {"sha256-shani", DDX_HASH_SHA256, DDX_CPU_SHANI, ddx_sha256_shani_batch, 0},
 #endif
     {"sha256-openssl", DDX_HASH_SHA256, 0, ddx_sha256_openssl_batch, 0},
+#ifndef DDX_NO_AVX2
+    {"sha256-mb-avx2", DDX_HASH_SHA256, DDX_CPU_AVX2, ddx_sha256_mb_avx2_batch, 1},
+#endif
 #ifndef DDX_NO_AVX512
     {"sha1-mb-avx512", DDX_HASH_SHA1, DDX_CPU_AVX512, ddx_sha1_mb_avx512_batch, 1},
 #endif
