@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "chunk_fastcdc_fast.h"
 #include "chunk_impl.h"
 #include "cpu_features.h"
 #include "hash_impl.h"
@@ -52,6 +53,13 @@ static const ddx_hash_impl hash_impls[] = {
 };
 
 static const ddx_chunk_impl chunk_impls[] = {
+    {"fastcdc2020-ilp", DDX_CHUNKER_FASTCDC, 0, ddx_fastcdc_ilp_find},
+#ifndef DDX_NO_AVX512
+    {"fastcdc2020-avx512", DDX_CHUNKER_FASTCDC, DDX_CPU_AVX512, ddx_fastcdc_avx512_find},
+#endif
+#ifndef DDX_NO_AVX2
+    {"fastcdc2020-avx2", DDX_CHUNKER_FASTCDC, DDX_CPU_AVX2, ddx_fastcdc_avx2_find},
+#endif
     {"fastcdc2020-scalar", DDX_CHUNKER_FASTCDC, 0, ddx_fastcdc_find},
     {"rabin48-scalar", DDX_CHUNKER_RABIN, 0, ddx_rabin_find},
     {"tttd-rabin48-scalar", DDX_CHUNKER_TTTD, 0, ddx_tttd_find},

@@ -51,10 +51,18 @@ def datasets(n):
     yield "real", bytes(real)
 
 
-def ours(tool, p, feed, path):
-    out = subprocess.run([tool, "fastcdc", *map(str, p), str(feed), path], check=True,
+def ours(tool, p, feed, path, impl):
+    out = subprocess.run([tool, "fastcdc", *map(str, p), str(feed), path, impl], check=True,
                          capture_output=True, text=True).stdout
     return [int(x) for x in out.split()]
+
+
+def fastcdc_impls(build):
+    """Every FastCDC kernel this CPU runs (ddbench --list-impls)."""
+    out = subprocess.run([os.path.join(build, "ddbench"), "run", "--list-impls"], check=True,
+                         capture_output=True, text=True).stdout
+    return [f[2] for f in (line.split() for line in out.splitlines())
+            if f[:2] == ["chunk", "fastcdc"] and f[3] == "available"]
 
 
 def main():
@@ -62,6 +70,7 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     tool = os.path.join(sys.argv[1], "tests", "tool_cuts")
+    impls = fastcdc_impls(sys.argv[1])
     passed = failed = 0
 
     def check(name, ok, detail=""):
@@ -84,12 +93,14 @@ def main():
                 mn, avg, mx, nc = p
                 ref = [c.offset + c.length for c in
                        FastCDC(avg, min_size=mn, max_size=mx, normalized_chunking=nc).cut_buf(data)]
-                for feed in (0, 1, 4093):
-                    got = ours(tool, p, feed, path)
+                # every kernel one-shot; the default (first) also streaming
+                runs = [(impl, 0) for impl in impls] + [(impls[0], 1), (impls[0], 4093)]
+                for impl, feed in runs:
+                    got = ours(tool, p, feed, path, impl)
                     first = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), None)
                     detail = (f"{len(got)} vs {len(ref)} chunks" if first is None else
                               f"cut {first}: {got[first]} vs {ref[first]}")
-                    check(f"{cls} min={mn} avg={avg} max={mx} nc={nc} "
+                    check(f"{impl} {cls} min={mn} avg={avg} max={mx} nc={nc} "
                           f"{'one-shot' if feed == 0 else f'feed {feed}'} ({len(ref)} chunks)",
                           got == ref, detail)
     print(f"fastcdc_oracle: {passed} passed, {failed} failed")

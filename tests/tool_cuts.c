@@ -2,8 +2,9 @@
  * tool_cuts.c - print a chunker's cut points for a file, for cross-checks
  * against other implementations (tests/fastcdc_oracle.py).
  *
- *   tool_cuts CHUNKER MIN AVG MAX NORMALIZATION FEED FILE
+ *   tool_cuts CHUNKER MIN AVG MAX NORMALIZATION FEED FILE [IMPL]
  *
+ * IMPL names a registered implementation (default: the dispatcher's pick).
  * FEED 0 scans the whole file with the find function directly; FEED > 0
  * goes through the streaming wrapper in pieces of FEED bytes. Prints one
  * chunk end offset per line. --tables prints the FastCDC gear table and masks.
@@ -25,8 +26,8 @@ int main(int argc, char **argv)
             printf("%" PRIu64 "\n", ddx_fastcdc_masks[i]);
         return 0;
     }
-    if (argc != 8) {
-        fprintf(stderr, "usage: tool_cuts CHUNKER MIN AVG MAX NORMALIZATION FEED FILE\n");
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: tool_cuts CHUNKER MIN AVG MAX NORMALIZATION FEED FILE [IMPL]\n");
         return 2;
     }
     ddx_chunker_kind kind;
@@ -39,6 +40,12 @@ int main(int argc, char **argv)
     if (ddx_chunk_cfg_init(&cfg, kind, (uint32_t)atol(argv[2]), (uint32_t)atol(argv[3]),
                            (uint32_t)atol(argv[4]), atoi(argv[5]), 0, &why)) {
         fprintf(stderr, "tool_cuts: %s\n", why);
+        return 2;
+    }
+    int rc = ddx_chunk_impl_select(&cfg, argc == 9 ? argv[8] : NULL, NULL);
+    if (rc) {
+        fprintf(stderr, "tool_cuts: implementation %s: %s\n", argc == 9 ? argv[8] : "(default)",
+                ddx_strerror(rc));
         return 2;
     }
     size_t feed = (size_t)atol(argv[6]);
