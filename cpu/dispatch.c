@@ -92,11 +92,20 @@ int ddx_hash_impl_usable(const ddx_hash_impl *impl)
     return (impl->need & ~ddx_cpu_features()) == 0;
 }
 
+/* "shani-x4" for --hash sha256 means "sha256-shani-x4": names may omit
+ * the algorithm prefix, as the issue's `--impl hash=isal-mb` does. */
+static int name_is(const char *want, const char *name, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    return strcmp(want, name) == 0 ||
+           (strncmp(name, prefix, pl) == 0 && name[pl] == '-' && strcmp(want, name + pl + 1) == 0);
+}
+
 int ddx_hash_impl_select(ddx_hash_kind kind, const char *name, const ddx_hash_impl **out)
 {
     for (size_t i = 0; i < COUNT(hash_impls); i++) {
         const ddx_hash_impl *h = &hash_impls[i];
-        if (h->kind != kind || (name && strcmp(name, h->name) != 0))
+        if (h->kind != kind || (name && !name_is(name, h->name, ddx_hash_name(kind))))
             continue;
         if (!ddx_hash_impl_usable(h)) {
             if (name)
@@ -114,7 +123,8 @@ int ddx_chunk_impl_select(ddx_chunk_cfg *cfg, const char *name, const ddx_chunk_
     unsigned have = ddx_cpu_features();
     for (size_t i = 0; i < COUNT(chunk_impls); i++) {
         const ddx_chunk_impl *c = &chunk_impls[i];
-        if (c->kind != cfg->kind || (name && strcmp(name, c->name) != 0))
+        if (c->kind != cfg->kind || (name && !name_is(name, c->name, ddx_chunker_name(c->kind)) &&
+                                     !name_is(name, c->name, "fastcdc2020")))
             continue;
         if (c->need & ~have) {
             if (name)

@@ -177,8 +177,13 @@ static void check_impl(ddx_impl_class c, const char *want, int kind)
 {
     const char *name, *cls = c == DDX_IMPL_CHUNK ? "chunk" : "hash";
     int k, usable;
+    const char *prefix = c == DDX_IMPL_CHUNK ? ddx_chunker_name((ddx_chunker_kind)kind)
+                                             : ddx_hash_name((ddx_hash_kind)kind);
+    char full[160];
+    snprintf(full, sizeof full, "%s-%s",
+             kind == DDX_CHUNKER_FASTCDC && c == DDX_IMPL_CHUNK ? "fastcdc2020" : prefix, want);
     for (size_t i = 0; ddx_impl_get(c, i, &name, &k, &usable) == 0; i++) {
-        if (strcmp(name, want))
+        if (strcmp(name, want) && strcmp(name, full))
             continue;
         if (k != kind)
             die(EXIT_USAGE, "--impl %s=%s: implements %s, not the selected %s", cls, want,

@@ -95,6 +95,10 @@ else bad "built-in dataset: $(cat "$T/out" "$T/err")"; fi
 if DDX_CPU_MASK=0 "$DDB" run -q --json "$T/p.json" "$T/a.bin" >/dev/null 2>&1 &&
     grep -q '"hash": "sha256-openssl"' "$T/p.json"; then ok "DDX_CPU_MASK=0 runs portable kernels and names them"
 else bad "DDX_CPU_MASK=0: $(grep -A3 implementations "$T/p.json")"; fi
+if "$DDB" run -q --json "$T/s.json" --impl hash=ref,chunk=scalar "$T/a.bin" >/dev/null 2>&1 &&
+    grep -q '"hash": "sha256-ref"' "$T/s.json" && grep -q '"chunker": "fastcdc2020-scalar"' "$T/s.json"; then
+    ok "--impl short names (hash=ref, chunk=scalar)"
+else bad "--impl short names: $(grep -A3 implementations "$T/s.json")"; fi
 "$DDB" run --list-impls | grep -qE "^hash +sha256 +sha256-ref +available" && ok "--list-impls" || bad "--list-impls"
 "$DDB" --version | grep -qE "^ddbench \(ddx\) [0-9]+\.[0-9]+\.[0-9]+$" && ok "--version" || bad "--version"
 : >"$T/empty"
