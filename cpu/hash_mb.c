@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hash_mb.h"
+#include "sha_lanes.h"
 
 static const uint8_t idle_blocks[64 * DDX_MB_MAX_RUN];
 
@@ -15,21 +16,6 @@ typedef struct lane {
     uint8_t tail[128];  /* last partial block + padding + length */
 } lane;
 
-/* Padded tail of a message: 1 block if the partial block leaves room for the
- * 0x80 byte and the 8-byte length, else 2. */
-static size_t make_tail(uint8_t *tail, const uint8_t *p, size_t len)
-{
-    size_t rem = len % 64, nb = rem < 56 ? 1 : 2;
-    if (rem) /* p may be NULL for an empty message */
-        memcpy(tail, p + len - rem, rem);
-    tail[rem] = 0x80;
-    memset(tail + rem + 1, 0, nb * 64 - rem - 1);
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        tail[nb * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
-    return nb;
-}
-
 static void start(const ddx_mb_kernel *k, uint32_t *state, lane *ln, unsigned l,
                   const ddx_hash_msg *m, size_t idx)
 {
@@ -40,7 +26,7 @@ static void start(const ddx_mb_kernel *k, uint32_t *state, lane *ln, unsigned l,
     ln->in_tail = 0;
     ln->ptr = m->p;
     if (ln->left == 0) {
-        ln->left = make_tail(ln->tail, m->p, m->len);
+        ln->left = ddx_sha_pad_tail(m->p, m->len, ln->tail);
         ln->ptr = ln->tail;
         ln->in_tail = 1;
     }
@@ -81,7 +67,7 @@ void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint
                 continue;
             const ddx_hash_msg *m = &msgs[x->msg];
             if (!x->in_tail) {
-                x->left = make_tail(x->tail, m->p, m->len);
+                x->left = ddx_sha_pad_tail(m->p, m->len, x->tail);
                 x->ptr = x->tail;
                 x->in_tail = 1;
                 continue;

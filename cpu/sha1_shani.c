@@ -16,7 +16,7 @@
  * E is never kept as a working variable; between blocks it sits in the top
  * lane of a vector whose other lanes are zero.
  *
- * Lanes. As in sha256_shani.c: a lane walks a message's whole 64-byte blocks
+ * Lanes (driver in sha_lanes.c, shared with sha256_shani.c): a lane walks a message's whole 64-byte blocks
  * in place, then its 1 or 2 padded final blocks from the lane's own 128-byte
  * buffer (nothing past the end of the message is read). All lanes run for as
  * many blocks as the shortest segment has left; finished lanes take the
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "hash_impl.h"
+#include "sha_lanes.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -38,15 +39,17 @@ typedef struct sha1_state {
     __m128i e;    /* lane 3: E; lanes 2..0: zero (they become W[t+1..t+3]) */
 } sha1_state;
 
-static void state_init(sha1_state *s)
+static void state_init(void *vs)
 {
+    sha1_state *s = vs;
     /* FIPS 180-4 5.3.1. */
     s->abcd = _mm_set_epi32(0x67452301, (int)0xefcdab89, (int)0x98badcfe, 0x10325476);
     s->e = _mm_set_epi32((int)0xc3d2e1f0, 0, 0, 0);
 }
 
-static void state_store(const sha1_state *s, uint8_t out[20])
+static void state_store(const void *vs, uint8_t *out)
 {
+    const sha1_state *s = vs;
     /* Reversing all 16 bytes of {D,C,B,A} (lane 0 first) writes A..D as
      * big-endian words in that order. */
     const __m128i rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -149,190 +152,45 @@ static ALWAYS_INLINE void blocks_n(int lanes, sha1_state *const *st, const uint8
 
 /* One instance per lane count; noinline keeps three copies of the rounds,
  * not one per call site. */
-static __attribute__((noinline)) void blocks_x1(sha1_state *st, const uint8_t *p, size_t nblocks)
+static __attribute__((noinline)) void blocks_x1(void *st, const uint8_t *p, size_t nblocks)
 {
-    blocks_n(1, &st, &p, nblocks);
+    sha1_state *s = st;
+    blocks_n(1, &s, &p, nblocks);
 }
 
-static __attribute__((noinline)) void blocks_x2(sha1_state *const *st, const uint8_t *const *p,
+static __attribute__((noinline)) void blocks_x2(void *const *st, const uint8_t *const *p,
                                                 size_t nblocks)
 {
-    blocks_n(2, st, p, nblocks);
+    sha1_state *s[2];
+    for (int i = 0; i < 2; i++)
+        s[i] = st[i];
+    blocks_n(2, s, p, nblocks);
 }
 
-static __attribute__((noinline)) void blocks_x4(sha1_state *const *st, const uint8_t *const *p,
+static __attribute__((noinline)) void blocks_x4(void *const *st, const uint8_t *const *p,
                                                 size_t nblocks)
 {
-    blocks_n(4, st, p, nblocks);
+    sha1_state *s[4];
+    for (int i = 0; i < 4; i++)
+        s[i] = st[i];
+    blocks_n(4, s, p, nblocks);
 }
 
-/*
- * FIPS 180-4 5.1.1 padding of the last len % 64 bytes: the bytes, 0x80,
- * zeros, the bit length as a 64-bit big-endian integer. Returns the number of
- * blocks written to tail (1 or 2). Only [msg, msg + len) is read.
- */
-static size_t pad_tail(const uint8_t *msg, size_t len, uint8_t tail[128])
-{
-    size_t rem = len % 64;
-    size_t blocks = rem < 56 ? 1 : 2;
-    uint64_t bits = (uint64_t)len * 8;
+_Static_assert(sizeof(sha1_state) <= DDX_SHA_STATE_BYTES, "lane state too small");
 
-    memset(tail, 0, 128);
-    if (rem)
-        memcpy(tail, msg + (len - rem), rem);
-    tail[rem] = 0x80;
-    for (int i = 0; i < 8; i++)
-        tail[blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
-    return blocks;
-}
+static const ddx_sha_lanes kernels = {20, state_init, state_store, blocks_x1, blocks_x2, blocks_x4};
 
 void ddx_sha1_shani_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    uint8_t tail[128];
-
-    for (size_t i = 0; i < n; i++) {
-        sha1_state s;
-        state_init(&s);
-        if (msgs[i].len >= 64)
-            blocks_x1(&s, msgs[i].p, msgs[i].len / 64);
-        size_t nt = pad_tail(msgs[i].p, msgs[i].len, tail);
-        blocks_x1(&s, tail, nt);
-        state_store(&s, out + 20 * i);
-    }
-}
-
-/* ---- lanes ---------------------------------------------------------------- */
-
-/* One message in flight. */
-typedef struct lane {
-    sha1_state st;
-    const uint8_t *p; /* next block of the current segment */
-    size_t left;      /* blocks left in the current segment */
-    size_t tail_n;    /* padded blocks in tail, still to do after the body */
-    uint8_t *dst;     /* where the digest goes */
-    uint8_t tail[128];
-} lane;
-
-/* Start a message in a lane: body blocks in place, then the padded tail. */
-static void lane_start(lane *l, const ddx_hash_msg *m, uint8_t *dst)
-{
-    state_init(&l->st);
-    l->dst = dst;
-    l->tail_n = pad_tail(m->p, m->len, l->tail);
-    l->p = m->p;
-    l->left = m->len / 64;
-    if (l->left == 0) {
-        l->p = l->tail;
-        l->left = l->tail_n;
-        l->tail_n = 0;
-    }
-}
-
-/*
- * A lane that moves to a new message jumps to a new stream (lane k takes
- * every width-th message), and the hardware prefetcher needs a few misses to
- * pick it up; at 4-8 KiB per message those misses cost several percent. So
- * the first lines of the next messages to be started are fetched into L2
- * ahead of time, only within [p, p + len).
- */
-#define PREFETCH_BYTES 512
-
-static void prefetch_msg(const ddx_hash_msg *m)
-{
-    size_t n = m->len < PREFETCH_BYTES ? m->len : PREFETCH_BYTES;
-    for (size_t o = 0; o < n; o += 64)
-        _mm_prefetch((const char *)m->p + o, _MM_HINT_T1);
-}
-
-/* Blocks still to compress in a lane, body and tail. */
-static size_t lane_remaining(const lane *l)
-{
-    return l->left + l->tail_n;
-}
-
-/*
- * Shared by the x2 and x4 entry points: width is the most lanes run at once.
- * live[0..active) names the lanes with a message in flight; a lane whose
- * message is done takes the batch's next one, and once there are none left it
- * drops out of live[] and the remaining lanes run on a narrower kernel.
- */
-static void run_lanes(const ddx_hash_msg *msgs, size_t n, uint8_t *out, int width)
-{
-    lane lanes[MAX_LANES];
-    int live[MAX_LANES];
-    size_t next = 0;
-    int active = 0;
-
-    while (active < width && next < n) {
-        lane_start(&lanes[active], &msgs[next], out + 20 * next);
-        live[active] = active;
-        active++;
-        next++;
-    }
-    size_t pf = next; /* msgs[next..pf) have been prefetched */
-    while (active > 0) {
-        while (pf < next + (size_t)width && pf < n)
-            prefetch_msg(&msgs[pf++]);
-        /* All four, else two, else one. With three in flight the two with
-         * the most left go first: the shortest then pairs with whichever
-         * finishes, so less is left for the 1-lane kernel at the end. */
-        int use = active >= 4 ? 4 : active >= 2 ? 2 : 1;
-        if (active == 3) {
-            int lo = 0;
-            for (int i = 1; i < 3; i++)
-                if (lane_remaining(&lanes[live[i]]) < lane_remaining(&lanes[live[lo]]))
-                    lo = i;
-            int t = live[lo];
-            live[lo] = live[2];
-            live[2] = t;
-        }
-        sha1_state *st[MAX_LANES];
-        const uint8_t *src[MAX_LANES];
-        size_t run = SIZE_MAX;
-        for (int i = 0; i < use; i++) {
-            lane *l = &lanes[live[i]];
-            st[i] = &l->st;
-            src[i] = l->p;
-            if (l->left < run)
-                run = l->left;
-        }
-        if (use == 4)
-            blocks_x4(st, src, run);
-        else if (use == 2)
-            blocks_x2(st, src, run);
-        else
-            blocks_x1(st[0], src[0], run);
-
-        int keep = 0;
-        for (int i = 0; i < active; i++) {
-            lane *l = &lanes[live[i]];
-            if (i < use) {
-                l->p += 64 * run;
-                l->left -= run;
-            }
-            if (l->left == 0 && l->tail_n) {
-                l->p = l->tail;
-                l->left = l->tail_n;
-                l->tail_n = 0;
-            } else if (l->left == 0) {
-                state_store(&l->st, l->dst);
-                if (next >= n)
-                    continue; /* drops out of live[] */
-                lane_start(l, &msgs[next], out + 20 * next);
-                next++;
-            }
-            live[keep++] = live[i];
-        }
-        active = keep;
-    }
+    ddx_sha_lanes_one(&kernels, msgs, n, out);
 }
 
 void ddx_sha1_shani_x2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    run_lanes(msgs, n, out, 2);
+    ddx_sha_lanes_run(&kernels, msgs, n, out, 2);
 }
 
 void ddx_sha1_shani_x4_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    run_lanes(msgs, n, out, 4);
+    ddx_sha_lanes_run(&kernels, msgs, n, out, 4);
 }
