@@ -15,12 +15,13 @@
  * bytes only (cpu/chunk_impl.h), so once the true chain lands on any cut of
  * the local chain, the two continue identically. The stitcher, which handles
  * batches strictly in sequence order, runs the true chain from the last true
- * cut of batch k-1 until it meets a local cut of batch k, fingerprints the
- * few chunks it made on the way (they are the only ones hashed serially), and
- * accepts the rest of the local chain. Data with no cut points at all (long
- * zero runs, all chunks max-sized) may never meet the local chain; then the
- * stitcher chunks and hashes that batch itself. Correct, but serial: see
- * docs/design.md.
+ * cut of batch k-1 until it meets a local cut of batch k and accepts the
+ * rest of the local chain. The one or two chunks that cross the edge are
+ * hashed at once (from the stitch buffer); chunks it cut inside batch k are
+ * hashed later, outside the lock. Data with no cut points at all (long zero
+ * runs, all chunks max-sized) may never meet the local chain; then the
+ * stitcher cuts that whole batch itself: correct, the cutting is serial, the
+ * hashing still parallel (docs/design.md).
  *
  * Stitching is serialised by a try-lock: the worker that completes batch k
  * stitches every batch that is ready in order, releases the lock, then does
@@ -89,6 +90,9 @@ typedef struct batch {
     size_t accept_from; /* stitch result: local chunks >= this are true chunks */
     /* chunks the stitcher made itself (crossing the edge, or before sync) */
     size_t nst, st_cap;
+    size_t st_hashed; /* stitched chunks [0, st_hashed) have fingerprints; the
+                       * rest lie inside this batch and are hashed outside
+                       * the stitch lock, in parallel (hash_stitched) */
     uint64_t *st_off;
     uint32_t *st_len;
     uint8_t *st_fps;
@@ -490,6 +494,7 @@ static void stitch(worker *w, batch *b)
     stopwatch sw = sw_start();
     uint64_t hashed = 0;
     b->nst = 0;
+    b->st_hashed = 0;
     if (b->first) {
         b->accept_from = 0;
         goto tail;
@@ -521,6 +526,7 @@ static void stitch(worker *w, batch *b)
         }
     }
     batch_release(e, prev); /* its tail is no longer needed */
+    b->st_hashed = b->nst;  /* phase A hashed from sbuf, which the next stitch reuses */
 
     /* Phase B: chunk in place until the true chain lands on a local cut. */
     size_t m = 0;
@@ -542,9 +548,7 @@ static void stitch(worker *w, batch *b)
             b->accept_from = b->ncuts;
             goto out;
         }
-        hash_one(e, b->data + (s - b->off), l, b->st_fps + (b->nst - 1) * fs);
-        hashed += l;
-        s += l;
+        s += l; /* hashed later, outside the lock: see hash_stitched() */
     }
     b->accept_from = m;
     if (m == 0 && b->ncuts > 0 && !b->fp0_done) {
@@ -562,6 +566,29 @@ out:
     sw_stop(w, DDX_STAGE_STITCH, sw, hashed, 1);
 }
 
+/* Fingerprint the chunks the stitcher cut inside b without hashing them: on
+ * data where the chains never meet (long runs without cut points) that is the
+ * whole batch, and doing it here keeps it off the serial path. */
+static void hash_stitched(worker *w, batch *b)
+{
+    ddx_engine *e = w->e;
+    if (b->st_hashed == b->nst)
+        return;
+    stopwatch sw = sw_start();
+    uint64_t bytes = 0;
+    for (size_t k = b->st_hashed; k < b->nst;) {
+        size_t c = 0, k0 = k;
+        for (; k < b->nst && c < w->msgs_cap; k++, c++) {
+            w->msgs[c].p = b->data + (b->st_off[k] - b->off);
+            w->msgs[c].len = b->st_len[k];
+            bytes += b->st_len[k];
+        }
+        e->hash->batch(w->msgs, c, b->st_fps + k0 * e->fp_size);
+    }
+    sw_stop(w, DDX_STAGE_HASH, sw, bytes, b->nst - b->st_hashed);
+    b->st_hashed = b->nst;
+}
+
 static void index_batch(worker *w, batch *b)
 {
     ddx_engine *e = w->e;
@@ -570,6 +597,7 @@ static void index_batch(worker *w, batch *b)
     uint64_t n = 0, sum = 0, mn = UINT64_MAX, mx = 0, uniq = 0, ubytes = 0;
     unsigned __int128 sq = 0;
     size_t total = b->nst + (b->ncuts - b->accept_from);
+    hash_stitched(w, b);
     ddx_index_enter(e->index, &w->it);
     for (size_t k = 0; k < total; k++) {
         uint64_t off;
