@@ -59,7 +59,7 @@ static void check_hashes(void)
         uint64_t s = tu_seed() + i;
         for (size_t n = 1; n <= 100; n += 9) {
             for (size_t j = 0; j < n; j++) {
-                size_t len = j == n / 2    ? tu_splitmix(&s) % (1 << 20) + 1
+                size_t len = j == n / 2            ? tu_splitmix(&s) % (1 << 20) + 1
                              : tu_splitmix(&s) % 8 ? tu_splitmix(&s) % 20000
                                                    : tu_splitmix(&s) % (256 << 10);
                 m[j].len = len;
@@ -135,10 +135,10 @@ static void check_rules(void)
         else
             cr_assert(rc == 0 && got == &all[i]);
         /* a name of the other kind is unknown for this kind */
-        cr_assert_eq(ddx_hash_impl_select(all[i].kind == DDX_HASH_SHA1 ? DDX_HASH_SHA256
-                                                                        : DDX_HASH_SHA1,
-                                          all[i].name, &got),
-                     DDX_EINVAL);
+        cr_assert_eq(
+            ddx_hash_impl_select(all[i].kind == DDX_HASH_SHA1 ? DDX_HASH_SHA256 : DDX_HASH_SHA1,
+                                 all[i].name, &got),
+            DDX_EINVAL);
     }
     const ddx_hash_impl *got;
     cr_assert_eq(ddx_hash_impl_select(DDX_HASH_SHA256, "no-such-kernel", &got), DDX_EINVAL);

@@ -58,8 +58,7 @@ Test(hash_mb, mixed_batches_1_to_100)
     ddx_hash_msg m[100];
     for (size_t n = 1; n <= 100; n++) {
         for (size_t i = 0; i < n; i++) {
-            size_t len = tu_splitmix(&s) % 3 == 0 ? tu_splitmix(&s) % 70000
-                                                  : tu_splitmix(&s) % 200;
+            size_t len = tu_splitmix(&s) % 3 == 0 ? tu_splitmix(&s) % 70000 : tu_splitmix(&s) % 200;
             if (i == n / 2 && n % 5 == 0)
                 len = 1 << 20; /* one long message among short ones */
             m[i].len = len;
