@@ -16,12 +16,12 @@
  * E is never kept as a working variable; between blocks it sits in the top
  * lane of a vector whose other lanes are zero.
  *
- * Lanes (driver in sha_lanes.c, shared with sha256_shani.c): a lane walks a message's whole 64-byte blocks
- * in place, then its 1 or 2 padded final blocks from the lane's own 128-byte
- * buffer (nothing past the end of the message is read). All lanes run for as
- * many blocks as the shortest segment has left; finished lanes take the
- * batch's next message, and once there is none the loop drops to the 2-lane
- * and then the 1-lane kernel.
+ * Lanes (the driver in sha_lanes.c, shared with sha256_shani.c): a lane
+ * walks a message's whole 64-byte blocks in place, then its 1 or 2 padded
+ * final blocks from the lane's own 128-byte buffer (nothing past the end of
+ * the message is read). All lanes run for as many blocks as the shortest
+ * segment has left; finished lanes take the batch's next message, and once
+ * there is none the loop drops to the 2-lane and then the 1-lane kernel.
  */
 #include <immintrin.h>
 #include <string.h>
