@@ -169,6 +169,7 @@ test: deps
 
 ## check: build and run every test, without installing anything
 check:
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)$(MAKE) --no-print-directory SAN=1 tests
 	$(Q)tests/run_all.sh build build/san
