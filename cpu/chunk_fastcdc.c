@@ -16,39 +16,26 @@
  */
 #include "chunk_impl.h"
 
+size_t ddx_fastcdc_ref_scan(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t from, size_t to,
+                            int large, uint64_t *hp)
+{
+    const uint64_t *gear = cfg->gear, *gear_ls = cfg->gear_ls;
+    uint64_t m = large ? cfg->mask_l : cfg->mask_s;
+    uint64_t m_ls = large ? cfg->mask_l_ls : cfg->mask_s_ls;
+    uint64_t h = *hp;
+    for (size_t i = from; i < to; i += 2) {
+        h = (h << 2) + gear_ls[p[i]];
+        if (!(h & m_ls))
+            return i;
+        h += gear[p[i + 1]];
+        if (!(h & m))
+            return i + 1;
+    }
+    *hp = h;
+    return to;
+}
+
 size_t ddx_fastcdc_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof)
 {
-    size_t max = cfg->max_size;
-    size_t rem = n < max ? n : max;
-    int complete = eof || n >= max;
-    if (rem <= cfg->min_size)
-        return complete ? rem : 0;
-
-    size_t i = cfg->min_size & ~(size_t)1;
-    size_t end = rem & ~(size_t)1;
-    size_t mid = cfg->avg_size & ~(size_t)1;
-    if (mid > end)
-        mid = end;
-    const uint64_t *gear = cfg->gear, *gear_ls = cfg->gear_ls;
-    uint64_t h = 0;
-
-    uint64_t ms = cfg->mask_s, ms_ls = cfg->mask_s_ls;
-    for (; i < mid; i += 2) {
-        h = (h << 2) + gear_ls[p[i]];
-        if (!(h & ms_ls))
-            return i;
-        h += gear[p[i + 1]];
-        if (!(h & ms))
-            return i + 1;
-    }
-    uint64_t ml = cfg->mask_l, ml_ls = cfg->mask_l_ls;
-    for (; i < end; i += 2) {
-        h = (h << 2) + gear_ls[p[i]];
-        if (!(h & ml_ls))
-            return i;
-        h += gear[p[i + 1]];
-        if (!(h & ml))
-            return i + 1;
-    }
-    return complete ? rem : 0;
+    return ddx_fastcdc_find_with(cfg, p, n, eof, ddx_fastcdc_ref_scan);
 }

@@ -98,23 +98,5 @@ size_t ddx_fastcdc_avx2_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t 
 {
     if (!ddx_fastcdc_window_ok(cfg))
         return ddx_fastcdc_find(cfg, p, n, eof);
-    size_t max = cfg->max_size;
-    size_t rem = n < max ? n : max;
-    int complete = eof || n >= max;
-    if (rem <= cfg->min_size)
-        return complete ? rem : 0;
-
-    size_t i = cfg->min_size & ~(size_t)1;
-    size_t end = rem & ~(size_t)1;
-    size_t mid = cfg->avg_size & ~(size_t)1;
-    if (mid > end)
-        mid = end;
-    uint64_t h = 0;
-    size_t r = scan(cfg, p, i, mid, 0, &h);
-    if (r < mid)
-        return r;
-    r = scan(cfg, p, mid, end, 1, &h);
-    if (r < end)
-        return r;
-    return complete ? rem : 0;
+    return ddx_fastcdc_find_with(cfg, p, n, eof, scan);
 }

@@ -83,12 +83,11 @@ static inline void ddx_fastcdc_prefetch_l2(const uint8_t *p, size_t len)
 #endif
 }
 
-/* Scan positions [from, to) of the chunk at p (from and to even, from >=
- * min & ~1) for the first cut candidate, testing with mask_l if large, else
- * mask_s. *h is the reference's state after position from - 1 (0 at the
- * hashing start; only its low 48 bits matter) and becomes the state after
- * to - 1 if nothing is found. Returns the candidate's position, or to.
- * The vector kernels hand their tails to it. */
+/* The ILP scan (a ddx_fastcdc_scan_fn). Scan positions [from, to) of the chunk at p (from and to
+ * even, from >= min & ~1) for the first cut candidate, testing with mask_l if large, else mask_s.
+ * *h is the reference's state after position from - 1 (0 at the hashing start; only its low 48 bits
+ * matter) and becomes the state after to - 1 if nothing is found. Returns the candidate's position,
+ * or to. The vector kernels hand their tails to it. */
 size_t ddx_fastcdc_ilp_scan(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t from, size_t to,
                             int large, uint64_t *h);
 

@@ -43,24 +43,6 @@
 #define SEG 1024                /* positions chain 1 tests per block */
 #define SEG_MIN 128             /* shorter segments are not worth a warm-up */
 
-/* The reference's loop over positions [i, e) (both even) of q; *hp is the
- * state after i - 1 and becomes the state after e - 1 if nothing is found. */
-static size_t pairs(const uint64_t *g, const uint64_t *gl, uint64_t m, uint64_t m2,
-                    const uint8_t *q, size_t i, size_t e, uint64_t *hp)
-{
-    uint64_t h = *hp;
-    for (; i < e; i += 2) {
-        h = (h << 2) + gl[q[i]];
-        if (!(h & m2))
-            return i;
-        h += g[q[i + 1]];
-        if (!(h & m))
-            return i + 1;
-    }
-    *hp = h;
-    return e;
-}
-
 /* One pair step of each chain at offset j + o of its segment. Chain 0's hit
  * is final; chain 1's needs chain 0 finished first (chain1_hit). */
 #define PAIR0(o)                                                                                   \
@@ -115,10 +97,11 @@ size_t ddx_fastcdc_ilp_scan(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t f
         continue;
     chain1_hit:
         /* chain 0 has passed the pair at (hit & ~1) without a candidate */
-        j = pairs(g, gl, m, m2, q0, (hit & ~(size_t)1) + 2, seg + WARM, &h0);
-        return j < seg + WARM ? a + j : a + seg + hit;
+        size_t r =
+            ddx_fastcdc_ref_scan(cfg, p, a + (hit & ~(size_t)1) + 2, a + seg + WARM, large, &h0);
+        return r < a + seg + WARM ? r : a + seg + hit;
     }
-    size_t r = pairs(g, gl, m, m2, p, a, to, &h0);
+    size_t r = ddx_fastcdc_ref_scan(cfg, p, a, to, large, &h0);
     if (r == to)
         *hp = h0;
     return r;
@@ -128,23 +111,5 @@ size_t ddx_fastcdc_ilp_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n
 {
     if (!ddx_fastcdc_window_ok(cfg))
         return ddx_fastcdc_find(cfg, p, n, eof);
-    size_t max = cfg->max_size;
-    size_t rem = n < max ? n : max;
-    int complete = eof || n >= max;
-    if (rem <= cfg->min_size)
-        return complete ? rem : 0;
-
-    size_t i = cfg->min_size & ~(size_t)1;
-    size_t end = rem & ~(size_t)1;
-    size_t mid = cfg->avg_size & ~(size_t)1;
-    if (mid > end)
-        mid = end;
-    uint64_t h = 0;
-    size_t r = ddx_fastcdc_ilp_scan(cfg, p, i, mid, 0, &h);
-    if (r < mid)
-        return r;
-    r = ddx_fastcdc_ilp_scan(cfg, p, mid, end, 1, &h);
-    if (r < end)
-        return r;
-    return complete ? rem : 0;
+    return ddx_fastcdc_find_with(cfg, p, n, eof, ddx_fastcdc_ilp_scan);
 }

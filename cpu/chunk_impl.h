@@ -55,6 +55,42 @@ size_t ddx_fixed_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int 
 size_t ddx_rabin_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 size_t ddx_tttd_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 size_t ddx_fastcdc_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
+
+/* FastCDC kernels differ only in how they scan a region for the first cut
+ * candidate: positions [from, to) (even, from >= min & ~1) of the chunk at p,
+ * with mask_l if large else mask_s; *h is the state after position from - 1
+ * (0 at the hashing start) and becomes the state after to - 1 if nothing is
+ * found. Returns the candidate's position, or to. */
+typedef size_t (*ddx_fastcdc_scan_fn)(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t from,
+                                      size_t to, int large, uint64_t *h);
+/* The reference's scan: two bytes per step (chunk_fastcdc.c). */
+size_t ddx_fastcdc_ref_scan(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t from, size_t to,
+                            int large, uint64_t *h);
+
+/* The FastCDC 2020 rule around a scan (chunk_fastcdc.c explains it): written
+ * once; each kernel's find is this with its own scan, inlined. */
+static inline size_t ddx_fastcdc_find_with(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n,
+                                           int eof, ddx_fastcdc_scan_fn scan)
+{
+    size_t max = cfg->max_size;
+    size_t rem = n < max ? n : max;
+    int complete = eof || n >= max;
+    if (rem <= cfg->min_size)
+        return complete ? rem : 0;
+    size_t i = cfg->min_size & ~(size_t)1;
+    size_t end = rem & ~(size_t)1;
+    size_t mid = cfg->avg_size & ~(size_t)1;
+    if (mid > end)
+        mid = end;
+    uint64_t h = 0;
+    size_t r = scan(cfg, p, i, mid, 0, &h);
+    if (r < mid)
+        return r;
+    r = scan(cfg, p, mid, end, 1, &h);
+    if (r < end)
+        return r;
+    return complete ? rem : 0;
+}
 size_t ddx_ram_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 size_t ddx_ram_avx2_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
 size_t ddx_ram_avx512_find(const ddx_chunk_cfg *cfg, const uint8_t *p, size_t n, int eof);
