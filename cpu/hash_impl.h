@@ -35,6 +35,8 @@ void ddx_sha1_ref(const void *p, size_t n, uint8_t out[20]);
 /* Their initial states and one-block compressions (multi-buffer lane models). */
 extern const uint32_t ddx_sha256_iv[8];
 extern const uint32_t ddx_sha1_iv[5];
+/* FIPS 180-4 4.2.2, the SHA-256 round constants (sha_ref.c, 64-byte aligned). */
+extern const uint32_t ddx_sha256_k[64];
 void ddx_sha256_ref_block(uint32_t h[8], const uint8_t block[64]);
 void ddx_sha1_ref_block(uint32_t h[5], const uint8_t block[64]);
 

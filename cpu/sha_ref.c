@@ -74,7 +74,8 @@ static size_t pad_tail(const uint8_t *msg, size_t n, uint8_t tail[128])
 /* The first 32 bits of the fractional parts of the cube roots of the first 64
  * primes (4.2.2). */
 /* clang-format off: eight to a row, as printed in the standard. */
-static const uint32_t sha256_k[64] = {
+/* Shared with every SHA-256 kernel; 64-byte aligned for their vector loads. */
+const uint32_t ddx_sha256_k[64] __attribute__((aligned(64))) = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -140,7 +141,7 @@ void ddx_sha256_ref_block(uint32_t h[8], const uint8_t block[64])
 
     /* Step 3: 64 rounds. */
     for (int t = 0; t < 64; t++) {
-        uint32_t t1 = hh + big_sigma1(e) + ch(e, f, g) + sha256_k[t] + w[t];
+        uint32_t t1 = hh + big_sigma1(e) + ch(e, f, g) + ddx_sha256_k[t] + w[t];
         uint32_t t2 = big_sigma0(a) + maj(a, b, c);
         hh = g;
         g = f;
