@@ -1,67 +1,51 @@
 #!/usr/bin/env bash
-# Run every test tier against one or more build directories (build, build/san)
-# and print one closing line: "N passed, N failed".
+# Run every test tier against one or more build directories (build, build/san,
+# build/noisa) and print one closing line: "total: N passed, N failed".
 # usage: run_all.sh BUILD_DIR...
 set -u
 cd "$(dirname "$0")/.."
 total_pass=0 total_fail=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); }
+
+# tier LABEL COMMAND...: run it, read its counts from Criterion's "Synthesis"
+# line or a plain "N passed, N failed" line; a non-zero exit with no failure
+# counted is one failure; print what failed.
+tier() {
+    local label=$1
+    shift
+    "$@" >"$log" 2>&1
+    local rc=$? p f syn
+    syn=$(grep "Synthesis:" "$log" | tail -1)
+    if [ -n "$syn" ]; then
+        p=$(sed -nE 's/.*Passing: ([0-9]+).*/\1/p' <<<"$syn")
+        f=$(sed -nE 's/.*Failing: ([0-9]+) \| Crashing: ([0-9]+).*/\1+\2/p' <<<"$syn")
+    else
+        local line
+        line=$(grep -E "[0-9]+ passed, [0-9]+ failed" "$log" | tail -1)
+        p=$(sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+        f=$(sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+    fi
+    p=${p:-0}
+    f=$((${f:-1}))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    if [ "$f" -ne 0 ]; then grep -vE "^(PASS|test seed)" "$log" | tail -30; fi
+    echo "$label: $p passed, $f failed"
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
 
 for B in "$@"; do
     echo "== $B"
     for t in "$B"/tests/test_*; do
-        [ -x "$t" ] || continue
-        "$t" >"$log" 2>&1
-        rc=$?
-        syn=$(grep "Synthesis:" "$log" | tail -1)
-        p=$(sed -nE 's/.*Passing: ([0-9]+).*/\1/p' <<<"$syn")
-        f=$(sed -nE 's/.*Failing: ([0-9]+) \| Crashing: ([0-9]+).*/\1+\2/p' <<<"$syn")
-        p=${p:-0}
-        f=$((${f:-1}))
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-        if [ "$f" -ne 0 ]; then grep -vE "^test seed" "$log" | tail -30; fi
-        echo "$(basename "$t"): $p passed, $f failed"
-        add "$p" "$f"
+        [ -x "$t" ] && tier "$(basename "$t")" "$t"
     done
-    for s in tests/test_cli.sh; do
-        "$s" "$B" >"$log" 2>&1
-        rc=$?
-        line=$(tail -1 "$log")
-        p=$(sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed/\1/p' <<<"$line")
-        f=$(sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed/\2/p' <<<"$line")
-        p=${p:-0} f=${f:-1}
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-        if [ "$f" -ne 0 ]; then grep -v "^PASS" "$log" | tail -30; fi
-        echo "$(basename "$s") ($B): $p passed, $f failed"
-        add "$p" "$f"
-    done
+    tier "test_cli.sh ($B)" tests/test_cli.sh "$B"
 done
 # The pipeline again on portable kernels only (every ISA masked off).
-DDX_CPU_MASK=0 "$1/tests/test_pipeline" >"$log" 2>&1
-rc=$?
-syn=$(grep "Synthesis:" "$log" | tail -1)
-p=$(sed -nE 's/.*Passing: ([0-9]+).*/\1/p' <<<"$syn")
-f=$(sed -nE 's/.*Failing: ([0-9]+) \| Crashing: ([0-9]+).*/\1+\2/p' <<<"$syn")
-p=${p:-0}
-f=$((${f:-1}))
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-if [ "$f" -ne 0 ]; then tail -30 "$log"; fi
-echo "test_pipeline (DDX_CPU_MASK=0): $p passed, $f failed"
-add "$p" "$f"
-
+tier "test_pipeline (DDX_CPU_MASK=0)" env DDX_CPU_MASK=0 "$1/tests/test_pipeline"
 # The cross-implementation oracle needs only the optimised build.
-python3 tests/fastcdc_oracle.py "$1" >"$log" 2>&1
-rc=$?
-line=$(tail -1 "$log")
-p=$(sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed/\1/p' <<<"$line")
-f=$(sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed/\2/p' <<<"$line")
-p=${p:-0} f=${f:-1}
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-if [ "$f" -ne 0 ]; then grep -v "^PASS" "$log" | tail -30; fi
-echo "fastcdc_oracle.py: $p passed, $f failed"
-add "$p" "$f"
+tier "fastcdc_oracle.py" python3 tests/fastcdc_oracle.py "$1"
 
 echo "total: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
