@@ -57,23 +57,6 @@ static void require(const kernel *k)
                      k->isa);
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    cr_assert_not_null(p, "malloc(%zu)", n);
-    return p;
-}
-
-static void hex(const uint8_t *d, char out[2 * DIGEST + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < DIGEST; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * DIGEST] = '\0';
-}
-
 /* Messages, each in an allocation of exactly off + len bytes. */
 typedef struct msgset {
     ddx_hash_msg *m;
@@ -84,9 +67,9 @@ typedef struct msgset {
 
 static void set_init(msgset *s, size_t cap)
 {
-    s->m = xmalloc(cap * sizeof *s->m);
-    s->base = xmalloc(cap * sizeof *s->base);
-    s->off = xmalloc(cap * sizeof *s->off);
+    s->m = tu_xmalloc(cap * sizeof *s->m);
+    s->base = tu_xmalloc(cap * sizeof *s->base);
+    s->off = tu_xmalloc(cap * sizeof *s->off);
     s->n = 0;
     s->cap = cap;
 }
@@ -94,7 +77,7 @@ static void set_init(msgset *s, size_t cap)
 static void set_add(msgset *s, size_t len, size_t off, enum tu_class c, uint64_t seed)
 {
     cr_assert_lt(s->n, s->cap);
-    uint8_t *base = xmalloc(off + len);
+    uint8_t *base = tu_xmalloc(off + len);
     tu_fill(base + off, len, c, seed);
     s->base[s->n] = base;
     s->off[s->n] = off;
@@ -121,7 +104,7 @@ static void set_free(msgset *s)
  * ddx_sha1_ref and check nothing was written past the last digest. */
 static void check(const kernel *k, const msgset *s, size_t first, size_t n, const char *what)
 {
-    uint8_t *got = xmalloc(n * DIGEST + GUARD), want[DIGEST];
+    uint8_t *got = tu_xmalloc(n * DIGEST + GUARD), want[DIGEST];
     const ddx_hash_msg *m = s->m + first;
 
     memset(got, GUARD_BYTE, n * DIGEST + GUARD);
@@ -131,8 +114,8 @@ static void check(const kernel *k, const msgset *s, size_t first, size_t n, cons
         if (memcmp(got + i * DIGEST, want, DIGEST) == 0)
             continue;
         char g[2 * DIGEST + 1], w[2 * DIGEST + 1];
-        hex(got + i * DIGEST, g);
-        hex(want, w);
+        tu_hex(got + i * DIGEST, DIGEST, g);
+        tu_hex(want, DIGEST, w);
         cr_assert_fail("%s, %s: batch of %zu, message %zu, length %zu, offset %zu:\n"
                        "  got  %s\n  want %s",
                        k->name, what, n, i, m[i].len, s->off[first + i], g, w);
@@ -153,7 +136,7 @@ static void every_small_length(const kernel *k)
 {
     const size_t total = SMALL_MAX + 1;
     uint64_t r = tu_seed() ^ 0x5111u;
-    size_t *len = xmalloc(total * sizeof *len);
+    size_t *len = tu_xmalloc(total * sizeof *len);
     msgset s;
 
     for (size_t i = 0; i < total; i++)
@@ -323,7 +306,7 @@ static void fips_vectors(const kernel *k)
     static const char *const million_a = "34aa973cd4c4daa4f61eeb2bdbad27316534016f";
     static const char msg448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     const size_t nmil = 1000000;
-    uint8_t *mil = xmalloc(nmil);
+    uint8_t *mil = tu_xmalloc(nmil);
     memset(mil, 'a', nmil);
     const ddx_hash_msg v[3] = {
         {(const uint8_t *)"abc", 3},
@@ -338,7 +321,7 @@ static void fips_vectors(const kernel *k)
 
     for (int i = 0; i < 3; i++) {
         k->fn(&v[i], 1, out);
-        hex(out, h);
+        tu_hex(out, DIGEST, h);
         cr_assert_str_eq(h, want[i], "%s(%s) alone", k->name, name[i]);
     }
     /* The vectors at positions 0, 9 and 19 of a 20-message batch. */
@@ -350,7 +333,7 @@ static void fips_vectors(const kernel *k)
     k->fn(batch, 20, out);
     const size_t at[3] = {9, 19, 0};
     for (int i = 0; i < 3; i++) {
-        hex(out + at[i] * DIGEST, h);
+        tu_hex(out + at[i] * DIGEST, DIGEST, h);
         cr_assert_str_eq(h, want[i], "%s(%s) in a batch", k->name, name[i]);
     }
     free(mil);

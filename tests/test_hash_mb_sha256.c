@@ -62,23 +62,6 @@ static void require(const kernel *k)
                      k->isa);
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    cr_assert_not_null(p, "malloc(%zu)", n);
-    return p;
-}
-
-static void to_hex(const uint8_t *d, char out[2 * DIGEST + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < DIGEST; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * DIGEST] = '\0';
-}
-
 /* ---- message sets ------------------------------------------------------------
  * Message i lives at off[i] in an allocation of exactly off[i] + len bytes
  * (owned[i]), or points into memory the case owns (owned[i] == NULL). */
@@ -91,9 +74,9 @@ typedef struct msgs {
 
 static void msgs_init(msgs *s, size_t cap)
 {
-    s->m = xmalloc(cap * sizeof *s->m);
-    s->owned = xmalloc(cap * sizeof *s->owned);
-    s->off = xmalloc(cap * sizeof *s->off);
+    s->m = tu_xmalloc(cap * sizeof *s->m);
+    s->owned = tu_xmalloc(cap * sizeof *s->owned);
+    s->off = tu_xmalloc(cap * sizeof *s->off);
     s->n = 0;
     s->cap = cap;
 }
@@ -101,7 +84,7 @@ static void msgs_init(msgs *s, size_t cap)
 static void msgs_add(msgs *s, size_t len, size_t off, enum tu_class c, uint64_t seed)
 {
     cr_assert_lt(s->n, s->cap, "message set full");
-    uint8_t *base = xmalloc(off + len);
+    uint8_t *base = tu_xmalloc(off + len);
     memset(base, 0xee, off);
     tu_fill(base + off, len, c, seed);
     s->owned[s->n] = base;
@@ -139,7 +122,7 @@ static void msgs_free(msgs *s)
  * must equal ddx_sha256_ref's and nothing may be written past the last. */
 static void check(const kernel *k, const msgs *s, size_t first, size_t n, const char *what)
 {
-    uint8_t *got = xmalloc(n * DIGEST + OUT_GUARD), want[DIGEST];
+    uint8_t *got = tu_xmalloc(n * DIGEST + OUT_GUARD), want[DIGEST];
     const ddx_hash_msg *m = s->m + first;
 
     memset(got, GUARD_BYTE, n * DIGEST + OUT_GUARD);
@@ -149,8 +132,8 @@ static void check(const kernel *k, const msgs *s, size_t first, size_t n, const 
         if (memcmp(got + i * DIGEST, want, DIGEST) == 0)
             continue;
         char g[2 * DIGEST + 1], w[2 * DIGEST + 1];
-        to_hex(got + i * DIGEST, g);
-        to_hex(want, w);
+        tu_hex(got + i * DIGEST, DIGEST, g);
+        tu_hex(want, DIGEST, w);
         cr_assert_fail("%s, %s: batch of %zu, message %zu, length %zu, offset %zu:\n"
                        "  got  %s\n  want %s",
                        k->name, what, n, i, m[i].len, s->off[first + i], g, w);
@@ -175,7 +158,7 @@ static const char msg448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomn
 static void fips_vectors(const kernel *k)
 {
     const size_t nmil = 1000000;
-    uint8_t *mil = xmalloc(nmil);
+    uint8_t *mil = tu_xmalloc(nmil);
     memset(mil, 'a', nmil);
     const ddx_hash_msg v[3] = {
         {(const uint8_t *)"abc", 3},
@@ -191,7 +174,7 @@ static void fips_vectors(const kernel *k)
 
     for (int i = 0; i < 3; i++) {
         k->fn(&v[i], 1, out);
-        to_hex(out, h);
+        tu_hex(out, DIGEST, h);
         cr_assert_str_eq(h, want[i], "%s(%s), alone", k->name, name[i]);
     }
     for (size_t r = 0; r < sizeof at / sizeof at[0]; r++) {
@@ -201,7 +184,7 @@ static void fips_vectors(const kernel *k)
             batch[at[r][i]] = v[i];
         k->fn(batch, 32, out);
         for (int i = 0; i < 3; i++) {
-            to_hex(out + at[r][i] * DIGEST, h);
+            tu_hex(out + at[r][i] * DIGEST, DIGEST, h);
             cr_assert_str_eq(h, want[i], "%s(%s), message %zu of a batch of 32", k->name, name[i],
                              at[r][i]);
         }
@@ -217,7 +200,7 @@ static void every_small_length(const kernel *k)
 {
     const size_t total = SMALL_MAX + 1;
     uint64_t r = tu_seed() ^ 0x256a11u;
-    size_t *len = xmalloc(total * sizeof *len);
+    size_t *len = tu_xmalloc(total * sizeof *len);
     msgs s;
 
     for (size_t i = 0; i < total; i++)
@@ -372,7 +355,7 @@ static void equal_lengths(const kernel *k)
 static void shared_bytes(const kernel *k)
 {
     const size_t n = 9000;
-    uint8_t *buf = xmalloc(n);
+    uint8_t *buf = tu_xmalloc(n);
     msgs s;
 
     tu_fill(buf, n, TU_REAL, tu_seed() ^ 0x256c0u);

@@ -42,23 +42,6 @@ static const struct kernel {
 #define GUARD 64
 #define GUARD_BYTE 0xa5
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    cr_assert_not_null(p, "malloc(%zu)", n);
-    return p;
-}
-
-static void to_hex(const uint8_t *d, size_t n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
 /* A batch under construction: each message in an allocation of exactly
  * off + len bytes, so the byte after the message is outside it. */
 typedef struct batch {
@@ -70,9 +53,9 @@ typedef struct batch {
 
 static void batch_init(batch *b, size_t cap)
 {
-    b->msgs = xmalloc(cap * sizeof *b->msgs);
-    b->bases = xmalloc(cap * sizeof *b->bases);
-    b->offs = xmalloc(cap * sizeof *b->offs);
+    b->msgs = tu_xmalloc(cap * sizeof *b->msgs);
+    b->bases = tu_xmalloc(cap * sizeof *b->bases);
+    b->offs = tu_xmalloc(cap * sizeof *b->offs);
     b->n = 0;
     b->cap = cap;
 }
@@ -85,7 +68,7 @@ static void batch_add(batch *b, size_t len, size_t off, enum tu_class c, uint64_
     uint8_t *base = NULL;
     const uint8_t *p = NULL;
     if (off != SIZE_MAX) {
-        base = xmalloc(off + len);
+        base = tu_xmalloc(off + len);
         tu_fill(base + off, len, c, seed);
         p = base + off;
     }
@@ -115,7 +98,7 @@ static void check_range(const struct kernel *k, const batch *b, size_t first, si
                         const char *what)
 {
     size_t bytes = n * k->size;
-    uint8_t *want = xmalloc(bytes), *got = xmalloc(bytes + GUARD);
+    uint8_t *want = tu_xmalloc(bytes), *got = tu_xmalloc(bytes + GUARD);
     const ddx_hash_msg *m = b->msgs + first;
 
     memset(got, GUARD_BYTE, bytes + GUARD);
@@ -125,8 +108,8 @@ static void check_range(const struct kernel *k, const batch *b, size_t first, si
         if (memcmp(got + i * k->size, want + i * k->size, k->size) == 0)
             continue;
         char g[2 * DDX_FP_MAX + 1], w[2 * DDX_FP_MAX + 1];
-        to_hex(got + i * k->size, k->size, g);
-        to_hex(want + i * k->size, k->size, w);
+        tu_hex(got + i * k->size, k->size, g);
+        tu_hex(want + i * k->size, k->size, w);
         cr_assert_fail("%s, %s: batch of %zu, message %zu, length %zu, offset %zu:\n"
                        "  got  %s\n  want %s",
                        k->name, what, n, i, m[i].len, b->offs[first + i], g, w);
@@ -154,7 +137,7 @@ static void all_small_lengths(const struct kernel *k)
 {
     const size_t total = SMALL_MAX + 1;
     uint64_t s = tu_seed() ^ 0x5a11u;
-    size_t *len = xmalloc(total * sizeof *len);
+    size_t *len = tu_xmalloc(total * sizeof *len);
     batch b;
 
     for (size_t i = 0; i < total; i++)
@@ -314,7 +297,7 @@ static void known_answer(const struct kernel *k)
     char hex[2 * DDX_FP_MAX + 1];
 
     k->fn(m, 3, out);
-    to_hex(out + 2 * k->size, k->size, hex);
+    tu_hex(out + 2 * k->size, k->size, hex);
     cr_assert_str_eq(hex, k->size == 20 ? sha1_abc : sha256_abc, "%s(\"abc\")", k->name);
 }
 

@@ -34,25 +34,13 @@ static const struct algo {
     {"sha256", DDX_HASH_SHA256, 32, ddx_sha256_ref},
 };
 #define NALGO (sizeof algos / sizeof algos[0])
-
-/* Digests are compared as hex strings so a failure shows both values. */
-static void to_hex(const uint8_t *d, size_t n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
 /* `at` names what `pos` is: the start offset, or the split point for hash2. */
 static void expect_same(const uint8_t *got, const uint8_t *want, size_t n, const char *what,
                         const char *algo, const char *cls, size_t len, const char *at, size_t pos)
 {
     char g[2 * DDX_FP_MAX + 1], w[2 * DDX_FP_MAX + 1];
-    to_hex(got, n, g);
-    to_hex(want, n, w);
+    tu_hex(got, n, g);
+    tu_hex(want, n, w);
     cr_assert_str_eq(g, w, "%s %s: class %s, length %zu, %s %zu:\n  got  %s\n  want %s", algo, what,
                      cls, len, at, pos, g, w);
 }
@@ -113,11 +101,11 @@ Test(sha, known_answers)
             char hex[2 * DDX_FP_MAX + 1];
 
             al->ref(msg, n, d);
-            to_hex(d, al->size, hex);
+            tu_hex(d, al->size, hex);
             cr_expect_str_eq(hex, want, "%s ref, FIPS example %zu (%zu bytes)", al->name, k, n);
 
             cr_assert_eq(ddx_hash(&h, msg, n, d), 0);
-            to_hex(d, al->size, hex);
+            tu_hex(d, al->size, hex);
             cr_expect_str_eq(hex, want, "%s openssl, FIPS example %zu (%zu bytes)", al->name, k, n);
             free(msg);
         }
@@ -132,10 +120,10 @@ Test(sha, ref_null_empty)
     uint8_t d[DDX_FP_MAX];
     char hex[2 * DDX_FP_MAX + 1];
     ddx_sha1_ref(NULL, 0, d);
-    to_hex(d, 20, hex);
+    tu_hex(d, 20, hex);
     cr_expect_str_eq(hex, kats[0].sha1);
     ddx_sha256_ref(NULL, 0, d);
-    to_hex(d, 32, hex);
+    tu_hex(d, 32, hex);
     cr_expect_str_eq(hex, kats[0].sha256);
 }
 

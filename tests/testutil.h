@@ -35,6 +35,29 @@ static inline uint64_t tu_seed(void)
     return seed;
 }
 
+/* malloc that never returns NULL (a test cannot go on without the memory);
+ * malloc(0) still gives a unique pointer. */
+static inline void *tu_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "test: out of memory allocating %zu bytes\n", n);
+        abort();
+    }
+    return p;
+}
+
+/* n bytes as lowercase hex into out (2n + 1 bytes): failures print digests. */
+static inline void tu_hex(const uint8_t *d, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 static inline void tu_fill_random(uint8_t *p, size_t n, uint64_t seed)
 {
     uint64_t s = seed;

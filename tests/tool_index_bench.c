@@ -80,14 +80,6 @@ static void die(const char *what)
     exit(1);
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p)
-        die("out of memory");
-    return p;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -114,7 +106,7 @@ static void fill_fps(uint8_t *out, size_t n, uint64_t salt)
 
 static void make_unique(stream *s, size_t n)
 {
-    s->fps = xmalloc(n * FS);
+    s->fps = tu_xmalloc(n * FS);
     s->n = n;
     s->unique = n;
     fill_fps(s->fps, n, 0xb0);
@@ -124,9 +116,9 @@ static void make_unique(stream *s, size_t n)
 static void make_dup50(stream *s, size_t n)
 {
     size_t u = n / 2;
-    uint8_t *distinct = xmalloc(u * FS);
+    uint8_t *distinct = tu_xmalloc(u * FS);
     fill_fps(distinct, u, 0xb1);
-    uint32_t *order = xmalloc(2 * u * sizeof *order);
+    uint32_t *order = tu_xmalloc(2 * u * sizeof *order);
     for (size_t i = 0; i < 2 * u; i++)
         order[i] = (uint32_t)(i % u);
     uint64_t r = tu_seed() ^ 0x5a5a;
@@ -136,7 +128,7 @@ static void make_dup50(stream *s, size_t n)
         order[i] = order[j];
         order[j] = t;
     }
-    s->fps = xmalloc(2 * u * FS);
+    s->fps = tu_xmalloc(2 * u * FS);
     for (size_t i = 0; i < 2 * u; i++)
         memcpy(s->fps + i * FS, distinct + (size_t)order[i] * FS, FS);
     s->n = 2 * u;
@@ -339,7 +331,7 @@ static result run_once(int impl, const stream *s, int nthreads)
                         .hs = &hs,
                         .lock = &lock};
         if (impl == IMPL_CKHS)
-            w[i].arena = xmalloc((hi - lo) * sizeof(ck_key));
+            w[i].arena = tu_xmalloc((hi - lo) * sizeof(ck_key));
         if (pthread_create(&th[i], NULL, worker_main, &w[i]))
             die("pthread_create failed");
     }
