@@ -19,7 +19,6 @@ typedef struct ddx_hasher {
     size_t size; /* digest bytes */
     void *ctx;   /* EVP_MD_CTX */
     const void *md;
-    const char *impl;
 } ddx_hasher;
 
 int ddx_hasher_init(ddx_hasher *h, ddx_hash_kind kind);

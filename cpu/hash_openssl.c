@@ -22,7 +22,6 @@ int ddx_hasher_init(ddx_hasher *h, ddx_hash_kind kind)
     h->kind = kind;
     h->md = kind == DDX_HASH_SHA1 ? md_sha1 : md_sha256;
     h->size = ddx_hash_size(kind);
-    h->impl = "openssl-evp";
     h->ctx = NULL;
     if (kind != DDX_HASH_SHA1 && kind != DDX_HASH_SHA256)
         return DDX_EINVAL;

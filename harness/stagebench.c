@@ -4,7 +4,7 @@
  * FastCDC cuts, index inserts, and memcpy (the reader's copy). These are the
  * per-core ceilings the pipeline's end-to-end rate is compared against.
  *
- *   stagebench [--max-bytes SIZE] [--reps N] FILE     prints JSON to stdout
+ *   stagebench [--max-bytes MIB] [--reps N] FILE     prints JSON to stdout
  *
  * Every usable implementation in the registry is measured (chunkers over the
  * whole buffer; hashes over the FastCDC chunks, and over 8 KiB messages in
@@ -50,9 +50,16 @@ int main(int argc, char **argv)
     int reps = 5;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc)
-            maxb = strtoull(argv[++i], NULL, 10) << 20;
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+        if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) {
+            char *end;
+            unsigned long long v = strtoull(argv[++i], &end, 10);
+            if (*end || v == 0 || v > (1u << 16)) {
+                fprintf(stderr, "stagebench: --max-bytes: expected MiB in 1..65536, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            maxb = (size_t)v << 20;
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (argv[i][0] != '-' && !path)
             path = argv[i];

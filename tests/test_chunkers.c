@@ -365,18 +365,24 @@ Test(chunkers, rabin_polynomial_is_irreducible)
     cr_assert_eq(gf_gcd(DDX_RABIN_POLY, x_pow_2k(9) ^ 2), 1u, "shares a factor of degree | 9");
 }
 
-Test(chunkers, rabin_rolling_equals_slow)
+Test(chunkers, rabin_rolling_tables_equal_slow_window_fingerprint)
 {
-    /* every cut of the rabin chunker is where the window fingerprint, computed
-     * the slow way, meets the rule; checked broadly by fast_equals_slow, here
-     * the append identity itself */
-    uint8_t w[200];
-    tu_fill_random(w, sizeof w, tu_seed());
+    /* The chunkers roll with the push/pop tables; the slow way reduces the
+     * whole 48-byte window bit by bit. They must agree at every position. */
+    const uint64_t *push, *pop;
+    ddx_rabin_tables(&push, &pop);
+    uint8_t buf[3000];
+    tu_fill(buf, sizeof buf, TU_TEXT, tu_seed());
+    tu_fill_random(buf + 1500, 1500, tu_seed() + 1);
     uint64_t fp = 0;
-    for (size_t i = 0; i < sizeof w; i++)
-        fp = ddx_rabin_append_slow(fp, w[i]);
-    cr_assert_eq(fp, ddx_rabin_slow(w, sizeof w));
-    cr_assert(fp >> 63 == 0, "fingerprint not reduced");
+    for (size_t i = 0; i < sizeof buf; i++) {
+        uint8_t out = i >= DDX_RABIN_WINDOW ? buf[i - DDX_RABIN_WINDOW] : 0;
+        fp ^= pop[out];
+        fp = ((fp << 8) | buf[i]) ^ push[fp >> 55];
+        size_t from = i + 1 >= DDX_RABIN_WINDOW ? i + 1 - DDX_RABIN_WINDOW : 0;
+        cr_assert_eq(fp, ddx_rabin_slow(buf + from, i + 1 - from), "position %zu", i);
+        cr_assert(fp >> 63 == 0, "fingerprint not reduced at %zu", i);
+    }
 }
 
 Test(chunkers, invalid_parameters_rejected)

@@ -773,18 +773,17 @@ int ddx_engine_open(ddx_engine *e)
         return rc;
     if ((rc = ddx_hash_impl_select(e->hk, e->hash_impl_name, &e->hash)) != 0)
         return rc;
-    e->hash_single = e->hash;
     e->sub_bytes = e->hash->multi ? SUB_BYTES_MB : SUB_BYTES;
-    if (e->hash->multi && ddx_hash_impl_select(e->hk, NULL, &e->hash_single) == 0) {
-        /* the default is the fastest single-buffer one when the first is multi */
-        size_t n;
-        const ddx_hash_impl *all = ddx_hash_impls(&n);
-        for (size_t i = 0; i < n; i++)
-            if (all[i].kind == e->hk && !all[i].multi && ddx_hash_impl_usable(&all[i])) {
-                e->hash_single = &all[i];
-                break;
-            }
-    }
+    /* The stitcher hashes one chunk at a time: a multi-buffer kernel would
+     * run 15 idle lanes, so it gets the fastest single-buffer one. */
+    e->hash_single = e->hash;
+    size_t nh;
+    const ddx_hash_impl *all = ddx_hash_impls(&nh);
+    for (size_t i = 0; e->hash->multi && i < nh; i++)
+        if (all[i].kind == e->hk && !all[i].multi && ddx_hash_impl_usable(&all[i])) {
+            e->hash_single = &all[i];
+            break;
+        }
     e->fp_size = ddx_hash_size(e->hk);
     if (e->ccfg.max_size * 2 > e->batch_size)
         e->batch_size = (size_t)e->ccfg.max_size * 2; /* a chunk spans at most 2 batches */
