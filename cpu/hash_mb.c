@@ -93,28 +93,37 @@ void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint
 
 /* ---- portable lane kernels -------------------------------------------------- */
 
-void ddx_sha256_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+/* Lane by lane with the reference compression (8 lanes, `words` state words). */
+static void ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks, unsigned words,
+                        void (*block)(uint32_t *h, const uint8_t *blk))
 {
     for (unsigned l = 0; l < 8; l++) {
         uint32_t h[8];
-        for (unsigned w = 0; w < 8; w++)
+        for (unsigned w = 0; w < words; w++)
             h[w] = state[w * 8 + l];
         for (size_t b = 0; b < nblocks; b++)
-            ddx_sha256_ref_block(h, ptr[l] + 64 * b);
-        for (unsigned w = 0; w < 8; w++)
+            block(h, ptr[l] + 64 * b);
+        for (unsigned w = 0; w < words; w++)
             state[w * 8 + l] = h[w];
     }
 }
 
+static void sha256_block(uint32_t *h, const uint8_t *blk)
+{
+    ddx_sha256_ref_block(h, blk);
+}
+
+static void sha1_block(uint32_t *h, const uint8_t *blk)
+{
+    ddx_sha1_ref_block(h, blk);
+}
+
+void ddx_sha256_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+{
+    ref_blocks8(state, ptr, nblocks, 8, sha256_block);
+}
+
 void ddx_sha1_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
 {
-    for (unsigned l = 0; l < 8; l++) {
-        uint32_t h[5];
-        for (unsigned w = 0; w < 5; w++)
-            h[w] = state[w * 8 + l];
-        for (size_t b = 0; b < nblocks; b++)
-            ddx_sha1_ref_block(h, ptr[l] + 64 * b);
-        for (unsigned w = 0; w < 5; w++)
-            state[w * 8 + l] = h[w];
-    }
+    ref_blocks8(state, ptr, nblocks, 5, sha1_block);
 }
