@@ -108,22 +108,12 @@ static void ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nbloc
     }
 }
 
-static void sha256_block(uint32_t *h, const uint8_t *blk)
-{
-    ddx_sha256_ref_block(h, blk);
-}
-
-static void sha1_block(uint32_t *h, const uint8_t *blk)
-{
-    ddx_sha1_ref_block(h, blk);
-}
-
 void ddx_sha256_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
 {
-    ref_blocks8(state, ptr, nblocks, 8, sha256_block);
+    ref_blocks8(state, ptr, nblocks, 8, ddx_sha256_ref_block);
 }
 
 void ddx_sha1_mb_ref_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
 {
-    ref_blocks8(state, ptr, nblocks, 5, sha1_block);
+    ref_blocks8(state, ptr, nblocks, 5, ddx_sha1_ref_block);
 }
