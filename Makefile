@@ -23,7 +23,8 @@ OPT ?= -O3
 endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS += -Iengine/include -Icpu -Iengine/src -Iengine/src/index -Idatasets -D_GNU_SOURCE
+CPPFLAGS += -Iengine/include -Icpu -Iengine/src -Iengine/src/index -Iengine/src/backend \
+	    -Ikernels/common -Idatasets -D_GNU_SOURCE
 CFLAGS += -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread $(SANFLAGS)
 LDFLAGS += -pthread $(SANFLAGS)
 LDLIBS += -lcrypto -lisal -lhwloc -lck -lm
@@ -39,7 +40,8 @@ DISABLE_ISA ?=
 isa_of = $(lastword $(subst _, ,$(basename $(notdir $(1)))))
 CPPFLAGS += $(foreach i,$(DISABLE_ISA),-DDDX_NO_$(shell echo $(i) | tr a-z A-Z))
 
-LIB_SRC := $(wildcard cpu/*.c) $(wildcard engine/src/*.c) $(wildcard engine/src/index/*.c)
+LIB_SRC := $(wildcard cpu/*.c) $(wildcard engine/src/*.c) $(wildcard engine/src/index/*.c) \
+	   $(wildcard engine/src/backend/*.c)
 LIB_SRC := $(filter-out $(foreach i,$(DISABLE_ISA),%_$(i).c),$(LIB_SRC))
 
 # isa-l_crypto (optional, not in Debian 12): offered as --impl hash=sha*-isal-mb
@@ -62,7 +64,41 @@ LDLIBS += $(ISALC_LIBS)
 else
 LIB_SRC := $(filter-out cpu/hash_isal.c,$(LIB_SRC))
 endif
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+# GPU backends (docs/gpu.md). OpenCL (ocl-icd + PoCL from make deps) is always
+# built unless OPENCL=0. CUDA: CUDA=nvcc compiles kernels/cuda with nvcc for
+# every target architecture (static cudart: the binary runs without a
+# driver), CUDA=emu compiles the same .cu with g++ and kernels/cuda/cuda_emu.h
+# (the CUDA backend then runs on the CPU: the sanitizer build's tests), and
+# CUDA=none leaves it out. Default: nvcc when it is on PATH (emu with SAN=1).
+OPENCL ?= 1
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifeq ($(SAN),1)
+CUDA ?= emu
+else ifneq ($(NVCC),)
+CUDA ?= nvcc
+else
+CUDA ?= none
+endif
+CUDA_ARCHS ?= 75 80 86 90
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+ifeq ($(OPENCL),1)
+CPPFLAGS += -DDDX_HAVE_OPENCL
+LIB_SRC += kernels/opencl/opencl_backend.c
+LDLIBS += -lOpenCL
+GEN_OBJ += $(BUILD)/obj/gen/ddx_kernels_cl.o
+endif
+ifneq ($(CUDA),none)
+CPPFLAGS += -DDDX_HAVE_CUDA
+GEN_OBJ += $(BUILD)/obj/kernels/cuda/ddx_cuda_$(CUDA).o
+endif
+ifeq ($(CUDA),nvcc)
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+endif
+ifeq ($(CUDA),emu)
+LDLIBS += -lstdc++
+endif
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_OBJ)
 DATA_SRC := $(wildcard datasets/*.c)
 DATA_OBJ := $(DATA_SRC:%.c=$(BUILD)/obj/%.o)
 DATA_LIB_OBJ := $(filter-out $(BUILD)/obj/datasets/datagen_main.o,$(DATA_OBJ))
@@ -85,7 +121,7 @@ PREFIX ?= /usr/local
 VERSION := $(shell sed -nE 's/^\#define DDX_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+)/\2/p' engine/include/ddx.h | paste -sd.)
 
 ## all: build the library (static and shared), ddx.pc, ddbench, stagebench and the data generator
-all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddx.pc $(BUILD)/ddbench $(BUILD)/ddx-datagen $(BUILD)/stagebench
+all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddx.pc $(BUILD)/ddbench $(BUILD)/ddx-datagen $(BUILD)/stagebench $(BUILD)/gpubench
 
 $(BUILD)/ddx.pc: engine/include/ddx.h Makefile
 	@mkdir -p $(dir $@)
@@ -111,6 +147,34 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_$(call isa_of,$<)) $(DEPFLAGS) -c $< -o $@
 
+# The OpenCL program travels inside the binary: kernels/common inlined.
+$(BUILD)/gen/ddx_kernels_cl.c: kernels/opencl/ddx_kernels.cl kernels/opencl/embed.sh $(wildcard kernels/common/*.h)
+	@mkdir -p $(dir $@)
+	$(Q)kernels/opencl/embed.sh $< $@ ddx_opencl_source kernels/common
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+CUDA_SRC := kernels/cuda/ddx_cuda.cu
+CUDA_DEPS := $(CUDA_SRC) $(wildcard kernels/cuda/*.h kernels/common/*.h) engine/src/backend/gpu.h
+# ptxas must not spill: -warn-spills plus warnings as errors fails the build.
+NVCC_FLAGS := -O3 -std=c++17 $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+	-gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS)) \
+	-Xptxas -warn-spills,-warn-lmem-usage,-Werror \
+	-Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror
+$(BUILD)/obj/kernels/cuda/ddx_cuda_nvcc.o: $(CUDA_DEPS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCC_FLAGS) $(NVCC_EXTRA) -Iengine/include -Iengine/src/backend -Ikernels/common -Ikernels/cuda -c $< -o $@
+
+$(BUILD)/obj/kernels/cuda/ddx_cuda_emu.o: $(CUDA_DEPS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $< (CUDA emulation)")
+	$(Q)$(CXX) -x c++ -std=c++17 -g $(OPT) -Wall -Wextra -Werror -fPIC -fvisibility=hidden -pthread $(SANFLAGS) \
+	    -DDDX_CUDA_EMU -include kernels/cuda/cuda_emu.h -Iengine/include -Iengine/src/backend -Ikernels/common -Ikernels/cuda -c $< -o $@
+
 $(BUILD)/libddx.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -124,6 +188,10 @@ $(BUILD)/ddbench: $(BUILD)/obj/harness/ddbench.o $(DATA_LIB_OBJ) $(BUILD)/libddx
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/stagebench: $(BUILD)/obj/harness/stagebench.o $(BUILD)/libddx.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gpubench: $(BUILD)/obj/harness/gpubench.o $(BUILD)/libddx.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -141,7 +209,7 @@ $(BUILD)/tests/tool_%: tests/tool_%.c $(BUILD)/libddx.a
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)
 
--include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/datasets/datagen_main.d
+-include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/harness/gpubench.d $(BUILD)/obj/datasets/datagen_main.d
 
 $(BUILD)/obj/harness/gbench_shim.o: harness/gbench_shim.cc harness/gbench_shim.h
 	@mkdir -p $(dir $@)
@@ -186,9 +254,17 @@ check:
 bench: all
 	$(Q)harness/bench.sh
 
+## gpu-bench: on a GPU machine: correctness vs the CPU, bandwidth, kernel-only and end-to-end rates (docs/gpu.md)
+gpu-bench: all $(BUILD)/tests/test_gpu_backend
+	$(Q)BUILD=$(BUILD) harness/gpu_bench.sh
+
 ## format-check: check formatting with clang-format
 format-check:
-	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h harness/*.c datasets/*.[ch] tests/*.[ch])
+	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h kernels/common/*.h kernels/cuda/*.h harness/*.c datasets/*.[ch] tests/*.[ch])
+
+# print-VAR: the value of a make variable (tests/test_cuda_build.sh)
+print-%:
+	@echo '$($*)'
 
 ## clean: remove build/
 clean:
@@ -198,4 +274,4 @@ clean:
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /  \1\t/' | expand -t 16
 
-.PHONY: all install microbench tests deps demo test check bench format-check clean help
+.PHONY: all install microbench tests deps demo test check bench gpu-bench format-check clean help

@@ -56,6 +56,9 @@ typedef struct opts {
     unsigned threads;
     uint64_t batch;
     int pin;
+    ddx_backend_kind backend; /* --backend / --gpu */
+    int backend_set, gpu;
+    int device;
     const char *json, *csv;
     const char *chunk_impl, *hash_impl; /* --impl chunk=,hash= */
     char impl_spec[256];
@@ -85,7 +88,11 @@ static void usage(FILE *f)
                "  --normalization N   fastcdc normalized chunking level 0..3 (default 1)\n"
                "  --hash NAME         sha1 | sha256 (default sha256)\n"
                "  --threads N         worker threads (default: one per core)\n"
-               "  --batch SIZE        bytes per batch handed to a worker (default 4M)\n"
+               "  --batch SIZE        bytes per batch (default 4M; GPU backends 256M)\n"
+               "  --backend NAME      cpu | cuda | opencl | auto (default cpu); auto: CUDA,\n"
+               "                      else an OpenCL GPU, else cpu (docs/gpu.md)\n"
+               "  --gpu               the same as --backend auto, saying why if no GPU is used\n"
+               "  --device N          device number within the backend (default 0)\n"
                "  --no-pin            do not pin workers to cores\n"
                "  --impl chunk=NAME,hash=NAME  pick kernels by name (default: the fastest\n"
                "                      this CPU runs; DDX_CPU_MASK restricts ISAs)\n"
@@ -217,6 +224,9 @@ static void parse_opts(opts *o, int argc, char **argv)
         O_SEED,
         O_GENS,
         O_TREE,
+        O_BACKEND,
+        O_GPU,
+        O_DEVICE,
         O_IMPL,
         O_LIST
     };
@@ -237,6 +247,9 @@ static void parse_opts(opts *o, int argc, char **argv)
         {"seed", required_argument, 0, O_SEED},
         {"generations", required_argument, 0, O_GENS},
         {"tree-size", required_argument, 0, O_TREE},
+        {"backend", required_argument, 0, O_BACKEND},
+        {"gpu", no_argument, 0, O_GPU},
+        {"device", required_argument, 0, O_DEVICE},
         {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -248,7 +261,7 @@ static void parse_opts(opts *o, int argc, char **argv)
     o->avg = 8192;
     o->normalization = 1;
     o->hash = DDX_HASH_SHA256;
-    o->batch = 4u << 20;
+    o->batch = 0; /* the engine's default for the backend */
     o->pin = 1;
     ddx_gen_default_params(&o->gen);
     opterr = 0;
@@ -285,6 +298,25 @@ static void parse_opts(opts *o, int argc, char **argv)
             o->batch = parse_size("--batch", optarg);
             if (o->batch < 4096 || o->batch > (1ull << 32))
                 die(EXIT_USAGE, "--batch: expected a size in 4K..4G, got '%s'", optarg);
+            break;
+        case O_BACKEND: {
+            ddx_backend_kind k;
+            if (ddx_backend_from_name(optarg, &k))
+                die(EXIT_USAGE, "--backend: expected cpu, cuda, opencl or auto, got '%s'", optarg);
+            if (o->gpu && k != DDX_BACKEND_AUTO)
+                die(EXIT_USAGE, "--backend %s: conflicts with --gpu (which means auto)", optarg);
+            o->backend = k;
+            o->backend_set = 1;
+            break;
+        }
+        case O_GPU:
+            if (o->backend_set && o->backend != DDX_BACKEND_AUTO)
+                die(EXIT_USAGE, "--gpu: conflicts with --backend %s", ddx_backend_name(o->backend));
+            o->gpu = 1;
+            o->backend = DDX_BACKEND_AUTO;
+            break;
+        case O_DEVICE:
+            o->device = (int)parse_uint("--device", optarg, 0, 1023);
             break;
         case O_NOPIN:
             o->pin = 0;
@@ -560,7 +592,7 @@ static void read_machine(machine *m)
 typedef struct report {
     const opts *o;
     ddx_stats st;
-    const char *chunk_impl, *hash_impl, *backend;
+    const char *chunk_impl, *hash_impl, *backend, *device;
     char input_desc[512];
     const char *input_kind;
     machine m;
@@ -586,6 +618,8 @@ static void print_report(FILE *f, const report *r)
     fprintf(f, "\nhash       %s (%s)  backend %s  threads %u  batch %.1f MiB\n",
             ddx_hash_name(o->hash), r->hash_impl, r->backend, s->threads,
             s->batch_size / 1048576.0);
+    if (strcmp(r->backend, "cpu"))
+        fprintf(f, "device     %s\n", r->device);
     fprintf(f, "machine    %s, %ld CPUs, %.1f GiB, %s\n\n", r->m.cpu, r->m.pus,
             r->m.mem / 1073741824.0, r->m.kernel);
     fprintf(f, "logical bytes   %15" PRIu64 "  (%.1f MiB in %" PRIu64 " streams)\n",
@@ -609,6 +643,22 @@ static void print_report(FILE *f, const report *r)
     fprintf(f, "%-8s %10.3f %9.3f %10.1f %7s %10.2f  (end to end; reader waited %.3f s)\n", "total",
             s->wall_s, s->cpu_s, s->logical_bytes / 1048576.0, "",
             rate(s->logical_bytes, s->wall_s) / 1e9, s->read_wait_s);
+    if (strcmp(r->backend, "cpu")) {
+        fprintf(f, "\n%s time split (device-measured copies and kernels, summed over batches)\n",
+                r->backend);
+        fprintf(f, "  host->device   %8.3f s  %8.1f MiB  %7.2f GB/s\n", s->gpu_h2d_s,
+                s->gpu_h2d_bytes / 1048576.0, rate(s->gpu_h2d_bytes, s->gpu_h2d_s) / 1e9);
+        fprintf(f, "  kernels        %8.3f s  (candidate scan + hashing)\n", s->gpu_kernel_s);
+        fprintf(f, "  device->host   %8.3f s  %8.1f MiB  (candidates, digests)\n", s->gpu_d2h_s,
+                s->gpu_d2h_bytes / 1048576.0);
+        fprintf(f, "  host selection %8.3f s  (cut points from candidates, edge chunks)\n",
+                s->gpu_select_s);
+        fprintf(f, "  waiting        %8.3f s  (driver thread blocked on the device)\n",
+                s->gpu_wait_s);
+        if (s->gpu_overflow_chunks)
+            fprintf(f, "  %" PRIu64 " chunks cut on the CPU after a candidate list overflowed\n",
+                    s->gpu_overflow_chunks);
+    }
     if (r->gen_s > 0)
         fprintf(f, "(dataset generated in %.2f s before the run, not counted)\n", r->gen_s);
 }
@@ -655,7 +705,15 @@ static void write_json(FILE *f, const report *r)
     json_str(f, r->hash_impl);
     fprintf(f, ", \"backend\": ");
     json_str(f, r->backend);
+    fprintf(f, ", \"device\": ");
+    json_str(f, r->device);
     fprintf(f, "},\n");
+    fprintf(f,
+            "  \"gpu\": {\"h2d_s\": %.6f, \"kernel_s\": %.6f, \"d2h_s\": %.6f, \"select_s\": %.6f, "
+            "\"wait_s\": %.6f, \"h2d_bytes\": %" PRIu64 ", \"d2h_bytes\": %" PRIu64
+            ", \"overflow_chunks\": %" PRIu64 "},\n",
+            s->gpu_h2d_s, s->gpu_kernel_s, s->gpu_d2h_s, s->gpu_select_s, s->gpu_wait_s,
+            s->gpu_h2d_bytes, s->gpu_d2h_bytes, s->gpu_overflow_chunks);
     fprintf(f,
             "  \"logical_bytes\": %" PRIu64 ",\n  \"unique_bytes\": %" PRIu64
             ",\n  \"dedup_ratio\": %.6f,\n  \"chunks\": %" PRIu64 ",\n  \"unique_chunks\": %" PRIu64
@@ -718,7 +776,8 @@ static void write_csv(FILE *f, const report *r)
         const char *n = ddx_stage_name((ddx_stage)i);
         fprintf(f, ",%s_wall_s,%s_cpu_s,%s_bytes,%s_bytes_per_s", n, n, n, n);
     }
-    fprintf(f, ",wall_s,cpu_s,bytes_per_s,cpu_model,logical_cpus\n");
+    fprintf(f, ",wall_s,cpu_s,bytes_per_s,cpu_model,logical_cpus,device,gpu_h2d_s,gpu_kernel_s,"
+               "gpu_d2h_s,gpu_select_s,gpu_wait_s,gpu_h2d_bytes,gpu_d2h_bytes\n");
     csv_str(f, r->timestamp);
     fputc(',', f);
     csv_str(f, o->command);
@@ -745,7 +804,10 @@ static void write_csv(FILE *f, const report *r)
     }
     fprintf(f, ",%.6f,%.6f,%.1f,", s->wall_s, s->cpu_s, rate(s->logical_bytes, s->wall_s));
     csv_str(f, r->m.cpu);
-    fprintf(f, ",%ld\n", r->m.pus);
+    fprintf(f, ",%ld,", r->m.pus);
+    csv_str(f, r->device);
+    fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%" PRIu64 ",%" PRIu64 "\n", s->gpu_h2d_s, s->gpu_kernel_s,
+            s->gpu_d2h_s, s->gpu_select_s, s->gpu_wait_s, s->gpu_h2d_bytes, s->gpu_d2h_bytes);
 }
 
 /* Write to FILE.tmp, then rename: a reader never sees half a report. */
@@ -879,7 +941,9 @@ static int cmd_run(int argc, char **argv)
     }
     check(ddx_engine_set_hash(e, o.hash), "--hash");
     check(ddx_engine_set_threads(e, o.threads), "--threads");
-    check(ddx_engine_set_batch_size(e, o.batch), "--batch");
+    if (o.batch)
+        check(ddx_engine_set_batch_size(e, o.batch), "--batch");
+    check(ddx_engine_set_backend(e, o.backend, o.device), "--backend");
     check(ddx_engine_set_pinning(e, o.pin), "--no-pin");
     if (o.chunk_impl) {
         check_impl(DDX_IMPL_CHUNK, o.chunk_impl, (int)o.chunker);
@@ -941,7 +1005,15 @@ static int cmd_run(int argc, char **argv)
                  total / 1048576.0);
     }
 
-    check(ddx_engine_open(e), "engine open");
+    rc = ddx_engine_open(e);
+    const char *note = ddx_engine_backend_note(e);
+    if (rc && *note)
+        die(1, "%s", note);
+    check(rc, "engine open");
+    if (*note && o.backend != DDX_BACKEND_CPU)
+        fprintf(stderr, "%s: %s%s\n", prog, o.gpu ? "--gpu: " : "", note);
+    ddx_stats st0;
+    check(ddx_engine_get_stats(e, &st0), "stats");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigbus;
@@ -963,7 +1035,7 @@ static int cmd_run(int argc, char **argv)
             }
             (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
             check(ddx_engine_stream_begin(e), p);
-            rc = fd == STDIN_FILENO ? ddx_engine_feed_fd(e, fd) : feed_file(e, fd, o.batch);
+            rc = fd == STDIN_FILENO ? ddx_engine_feed_fd(e, fd) : feed_file(e, fd, st0.batch_size);
             if (rc) {
                 progress_stop(&pr);
                 die(1, "%s: %s", !strcmp(p, "-") ? "stdin" : p, ddx_strerror(rc));
@@ -988,6 +1060,7 @@ static int cmd_run(int argc, char **argv)
     r.chunk_impl = ddx_engine_chunker_impl(e);
     r.hash_impl = ddx_engine_hash_impl(e);
     r.backend = ddx_engine_backend(e);
+    r.device = ddx_engine_device(e);
     time_t now = time(NULL);
     strftime(r.timestamp, sizeof r.timestamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 

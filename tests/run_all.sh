@@ -44,6 +44,8 @@ for B in "$@"; do
 done
 # The pipeline again on portable kernels only (every ISA masked off).
 tier "test_pipeline (DDX_CPU_MASK=0)" env DDX_CPU_MASK=0 "$1/tests/test_pipeline"
+# The nvcc build: every architecture, no spills (needs only one run).
+tier "test_cuda_build.sh" tests/test_cuda_build.sh
 # The cross-implementation oracle needs only the optimised build.
 tier "fastcdc_oracle.py" python3 tests/fastcdc_oracle.py "$1"
 

@@ -105,5 +105,36 @@ else bad "--impl short names: $(grep -A3 implementations "$T/s.json")"; fi
 if "$DDB" run -q "$T/empty" >"$T/out" 2>&1 && grep -qE "chunks +0" "$T/out"; then ok "empty file"
 else bad "empty file: $(cat "$T/out")"; fi
 
+# ---- backends (docs/gpu.md) ----
+expect_err "unknown backend" 2 "--backend: expected cpu, cuda, opencl or auto, got 'vulkan'" run --backend vulkan "$T/a.bin"
+expect_err "--gpu with --backend cpu" 2 "conflicts" run --backend cpu --gpu "$T/a.bin"
+expect_err "bad --device" 2 "--device: expected an integer" run --device x "$T/a.bin"
+expect_err "opencl device out of range" 1 "--backend opencl: no device 7 \\([0-9]+ found" run --backend opencl --device 7 "$T/a.bin"
+# the same bytes through OpenCL (PoCL here) and the CPU: identical results
+if "$DDB" run -q --json "$T/c.json" "$T/a.bin" >/dev/null 2>&1 &&
+    "$DDB" run -q --backend opencl --batch 1M --json "$T/o.json" "$T/a.bin" >"$T/out" 2>"$T/err" &&
+    grep -q "opencl time split" "$T/out" && grep -q '"backend": "opencl"' "$T/o.json" &&
+    grep -q '"gpu": {"h2d_s"' "$T/o.json" &&
+    [ "$(grep -E '"(chunks|unique_bytes|unique_chunks)"' "$T/c.json")" = "$(grep -E '"(chunks|unique_bytes|unique_chunks)"' "$T/o.json")" ]; then
+    ok "--backend opencl equals --backend cpu, reports the time split"
+else bad "--backend opencl: $(cat "$T/out" "$T/err" | head -20)"; fi
+# CUDA: this build has nvcc (then, with no driver, error 35), the emulation, or none
+if [ -e "$B/obj/kernels/cuda/ddx_cuda_nvcc.o" ] && ! ls /dev/nvidia0 >/dev/null 2>&1; then
+    expect_err "--backend cuda without a driver" 1 "--backend cuda: CUDA unavailable: cudaGetDeviceCount returned 35" run --backend cuda "$T/a.bin"
+    if "$DDB" run -q --gpu "$T/a.bin" >"$T/out" 2>"$T/err" && [ "$(wc -l <"$T/err")" -eq 1 ] &&
+        grep -q "^ddbench: --gpu: no GPU: CUDA: CUDA unavailable: cudaGetDeviceCount returned 35" "$T/err" &&
+        grep -q "running on the cpu backend instead" "$T/err" && grep -q "backend cpu" "$T/out"; then
+        ok "--gpu without a GPU says why and runs on the cpu"
+    else bad "--gpu without a GPU: $(cat "$T/err" "$T/out" | head -5)"; fi
+elif [ -e "$B/obj/kernels/cuda/ddx_cuda_emu.o" ]; then
+    if "$DDB" run -q --backend cuda --batch 1M --json "$T/u.json" "$T/a.bin" >"$T/out" 2>&1 &&
+        grep -q "CUDA emulation on the CPU" "$T/out" &&
+        [ "$(grep -E '"(chunks|unique_bytes)"' "$T/c.json")" = "$(grep -E '"(chunks|unique_bytes)"' "$T/u.json")" ]; then
+        ok "--backend cuda (emulation) equals --backend cpu"
+    else bad "--backend cuda (emulation): $(head -20 "$T/out")"; fi
+elif ! [ -e "$B/obj/kernels/cuda" ]; then
+    expect_err "--backend cuda not built" 1 "--backend cuda: CUDA not built into this libddx" run --backend cuda "$T/a.bin"
+fi
+
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

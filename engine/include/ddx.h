@@ -63,6 +63,7 @@ enum {
     DDX_EUNSUPP = -30006,  /* the requested implementation is not available */
     DDX_ECORRUPT = -30007, /* input failed an integrity check */
     DDX_EFULL = -30008,    /* a fixed-capacity structure is full */
+    DDX_EDEVICE = -30009,  /* the GPU runtime (CUDA, OpenCL) reported a failure */
 };
 
 /* A static, human-readable string for a ddx_* return value (never NULL). */
@@ -153,6 +154,33 @@ DDX_API DDX_NODISCARD int ddx_impl_get(ddx_impl_class c, size_t i, const char **
                                        int *usable);
 
 /* Validate the configuration and start the workers. */
+/* Backends: where cut-point candidates and fingerprints are computed. A GPU
+ * backend copies large batches (default 256 MiB, pinned) to the device,
+ * scans them there for FastCDC cut candidates, picks the cut points on the
+ * host (so they equal the CPU path's, bit for bit), hashes the chunks on the
+ * device and brings back only candidates and digests. Other chunkers are cut
+ * on the host and hashed on the device. One driver thread feeds the device;
+ * ddx_engine_set_threads() applies to the cpu backend. */
+typedef enum ddx_backend_kind {
+    DDX_BACKEND_CPU = 0,    /* cpu/ kernels on the worker threads (the default) */
+    DDX_BACKEND_AUTO = 1,   /* CUDA if a device is present, else an OpenCL GPU, else cpu */
+    DDX_BACKEND_CUDA = 2,   /* CUDA (libddx built with nvcc) */
+    DDX_BACKEND_OPENCL = 3, /* OpenCL 1.2+, any device type (PoCL's CPU device included) */
+} ddx_backend_kind;
+
+DDX_API const char *ddx_backend_name(ddx_backend_kind kind);
+DDX_API DDX_NODISCARD int ddx_backend_from_name(const char *name, ddx_backend_kind *out);
+/* Devices the backend can use (>= 0), or a negative DDX_E* code. When the
+ * answer is 0 or an error, why (if not NULL) gets one line saying why
+ * ("CUDA unavailable: cudaGetDeviceCount returned 35 (...)"). gpu_only: for
+ * OpenCL, count GPU devices only (what AUTO does). */
+DDX_API int ddx_backend_probe(ddx_backend_kind kind, int gpu_only, char *why, size_t why_len);
+/* Backend and device number within it (0 = the first). Checked by
+ * ddx_engine_open(): a named backend without a usable device gives
+ * DDX_EUNSUPP; AUTO then falls back to cpu. Either way
+ * ddx_engine_backend_note() says why. */
+DDX_API DDX_NODISCARD int ddx_engine_set_backend(ddx_engine *e, ddx_backend_kind kind, int device);
+
 DDX_API DDX_NODISCARD int ddx_engine_open(ddx_engine *e);
 
 /* Streams: begin, feed any number of times, end. */
@@ -216,6 +244,17 @@ typedef struct ddx_stats {
     size_t batch_size;    /* bytes per batch */
     uint64_t batches;     /* batches processed */
     ddx_stage_stats stage[DDX_STAGE_COUNT];
+    /* GPU backends (all zero on cpu). Device times are summed over batches
+     * (copies and kernels of different batches overlap, so they can add up
+     * to more than wall_s). */
+    double gpu_h2d_s;             /* host -> device copies, measured on the device */
+    double gpu_kernel_s;          /* candidate scan and hash kernels */
+    double gpu_d2h_s;             /* device -> host copies (candidates, digests) */
+    double gpu_select_s;          /* host: candidates -> cut points, edge chunks */
+    double gpu_wait_s;            /* driver thread blocked on the device */
+    uint64_t gpu_h2d_bytes;       /* bytes copied to the device */
+    uint64_t gpu_d2h_bytes;       /* bytes copied back */
+    uint64_t gpu_overflow_chunks; /* chunks cut on the CPU: candidate list overflowed */
 } ddx_stats;
 
 /* Statistics so far; complete after ddx_engine_finish(). Call it from the
@@ -224,11 +263,15 @@ DDX_API DDX_NODISCARD int ddx_engine_get_stats(ddx_engine *e, ddx_stats *out);
 /* Bytes fed and bytes fully processed so far, for progress lines; any thread. */
 DDX_API void ddx_engine_progress(ddx_engine *e, uint64_t *fed, uint64_t *done);
 
-/* Implementations in use ("fastcdc2020-scalar", "openssl-evp") and the
- * backend ("cpu"). Valid until close. */
+/* Implementations in use ("fastcdc2020-scalar", "openssl-evp"), the backend
+ * ("cpu", "cuda", "opencl"), the device it runs on ("cpu" for the cpu
+ * backend) and a note on how the backend was chosen ("" if there is nothing
+ * to say; after a failed open, why it failed). Valid until close. */
 DDX_API const char *ddx_engine_chunker_impl(const ddx_engine *e);
 DDX_API const char *ddx_engine_hash_impl(const ddx_engine *e);
 DDX_API const char *ddx_engine_backend(const ddx_engine *e);
+DDX_API const char *ddx_engine_device(const ddx_engine *e);
+DDX_API const char *ddx_engine_backend_note(const ddx_engine *e);
 /* A line describing where worker i runs ("worker 0: core 0 (PU 0)"), for -v. */
 DDX_API DDX_NODISCARD int ddx_engine_worker_binding(const ddx_engine *e, unsigned i, char *buf,
                                                     size_t len);

@@ -39,6 +39,8 @@ const char *ddx_strerror(int err)
         return "data failed an integrity check";
     case DDX_EFULL:
         return "structure full";
+    case DDX_EDEVICE:
+        return "GPU runtime (CUDA or OpenCL) failed";
     default:
         break;
     }
@@ -49,6 +51,7 @@ const char *ddx_strerror(int err)
 
 static const char *const chunker_names[] = {"fixed", "rabin", "tttd", "fastcdc", "ram"};
 static const char *const hash_names[] = {"sha1", "sha256"};
+static const char *const backend_names[] = {"cpu", "auto", "cuda", "opencl"};
 static const char *const stage_names[] = {"read", "chunk", "stitch", "hash", "index"};
 
 const char *ddx_chunker_name(ddx_chunker_kind kind)
@@ -89,4 +92,19 @@ int ddx_hash_from_name(const char *name, ddx_hash_kind *out)
 size_t ddx_hash_size(ddx_hash_kind kind)
 {
     return kind == DDX_HASH_SHA1 ? 20 : kind == DDX_HASH_SHA256 ? 32 : 0;
+}
+
+const char *ddx_backend_name(ddx_backend_kind kind)
+{
+    return (unsigned)kind < 4 ? backend_names[kind] : "?";
+}
+
+int ddx_backend_from_name(const char *name, ddx_backend_kind *out)
+{
+    for (unsigned i = 0; name && out && i < 4; i++)
+        if (!strcmp(name, backend_names[i])) {
+            *out = (ddx_backend_kind)i;
+            return 0;
+        }
+    return DDX_EINVAL;
 }

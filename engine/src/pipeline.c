@@ -43,182 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ck_ring.h>
-#include <ck_spinlock.h>
-
-#include "chunk_impl.h"
 #include "cpu_features.h"
-#include "ddx.h"
-#include "hash_impl.h"
-#include "index.h"
+#include "engine_int.h"
 
 #define DEFAULT_BATCH (4u << 20)
-
-/* Caller memory fed with ddx_engine_feed_ref(): released when the last batch
- * viewing it is released. */
-typedef struct region {
-    _Atomic long refs;
-    ddx_release_fn release;
-    void *ctx;
-} region;
-
-static void region_put(region *r)
-{
-    /* acq_rel: the releasing thread sees all reads of the memory as done */
-    if (r && atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
-        if (r->release)
-            r->release(r->ctx);
-        free(r);
-    }
-}
-
-typedef struct batch {
-    uint64_t seq;    /* global order of submission = order of stitching */
-    uint64_t stream; /* stream number */
-    uint64_t base;   /* logical offset of the stream's byte 0 (chunk locations) */
-    uint64_t off;    /* stream offset of data[0] */
-    size_t len;
-    int first, last;     /* first / last batch of its stream */
-    const uint8_t *data; /* the bytes: own, or a view of caller memory (reg) */
-    uint8_t *own;        /* batch_size bytes owned by the batch */
-    region *reg;         /* caller memory data points into, or NULL */
-    /* local chain: chunk j spans [P(j), P(j+1)), P(0) = off, P(j+1) = cuts[j] */
-    uint64_t *cuts;
-    size_t ncuts;
-    uint8_t *fps;       /* fingerprint of local chunk j at j * fp_size */
-    int fp0_done;       /* local chunk 0 hashed (skipped unless first: rarely true) */
-    size_t accept_from; /* stitch result: local chunks >= this are true chunks */
-    /* chunks the stitcher made itself (crossing the edge, or before sync) */
-    size_t nst, st_cap;
-    size_t st_hashed; /* stitched chunks [0, st_hashed) have fingerprints; the
-                       * rest lie inside this batch and are hashed outside
-                       * the stitch lock, in parallel (hash_stitched) */
-    uint64_t *st_off;
-    uint32_t *st_len;
-    uint8_t *st_fps;
-    _Atomic int refs;        /* index stage + next batch's stitch; 0 -> free queue */
-    struct batch *next_done; /* list of batches a worker stitched */
-} batch;
-
-typedef struct worker {
-    struct ddx_engine *e;
-    unsigned id;
-    pthread_t th;
-    int started;
-    ddx_hash_msg *msgs; /* one sub-block's chunks, handed to the batch kernel */
-    size_t msgs_cap;
-    ddx_index_thread it;
-    char binding[160];
-    /* statistics: written by this worker only, read by anyone (relaxed) */
-    _Atomic uint64_t ns_wall[DDX_STAGE_COUNT], ns_cpu[DDX_STAGE_COUNT];
-    _Atomic uint64_t st_bytes[DDX_STAGE_COUNT], st_items[DDX_STAGE_COUNT];
-    _Atomic uint64_t chunks, sum, min, max, sumsq_lo, sumsq_hi, uniq, uniq_bytes;
-} __attribute__((aligned(64))) worker;
-
-struct ddx_engine {
-    /* configuration */
-    ddx_chunker_kind ck;
-    uint32_t min, avg, max;
-    int norm;
-    ddx_hash_kind hk;
-    unsigned threads;
-    size_t batch_size;
-    int pin;
-    ddx_chunk_fn cb;
-    void *cb_ctx;
-    uint64_t index_hint;
-    int opened;
-
-    ddx_chunk_cfg ccfg;
-    char *chunk_impl_name, *hash_impl_name; /* requested by name, or NULL = best */
-    const ddx_hash_impl *hash;              /* local chunks, many per call */
-    const ddx_hash_impl *hash_single;       /* the stitcher's few chunks, one per call */
-    size_t sub_bytes; /* chunk and hash alternate over sub-blocks of this size */
-    size_t fp_size;
-    ddx_index *index;
-    hwloc_topology_t topo;
-
-    /* batches and queues */
-    batch *batches;
-    unsigned nbatches;
-    struct ck_ring free_ring, work_ring;
-    ck_ring_buffer_t *free_buf, *work_buf;
-    sem_t free_sem, work_sem;
-    int sems;
-    batch stop; /* sentinel telling a worker to exit */
-
-    /* reader state (caller's thread only) */
-    batch *cur;
-    int in_stream;
-    uint64_t next_stream, cur_stream, stream_off, stream_base;
-    uint64_t next_seq;
-    uint64_t submitted;
-    _Atomic uint64_t fed;
-    uint64_t read_ns_wall, read_ns_cpu, read_wait_ns, read_items;
-    _Atomic uint64_t read_bytes;
-
-    /* stitcher (under stitch_lock, in seq order) */
-    ck_spinlock_t stitch_lock;
-    _Atomic uint64_t stitch_next;
-    _Atomic(batch *) *pending; /* [nbatches]: ready batch with seq s at s % nbatches */
-    batch *tail_batch;         /* holds the true chain's undecided chunk start */
-    uint64_t tail_pos;         /* stream offset of that start */
-    uint8_t *sbuf;             /* 2 * max: a chunk crossing a batch edge */
-
-    /* completion */
-    pthread_mutex_t done_mu;
-    pthread_cond_t done_cv;
-    uint64_t done_batches;
-    unsigned workers_up; /* started, pinned and registered with the index */
-    _Atomic uint64_t done_bytes;
-    _Atomic int err;
-
-    worker *w;
-    struct timespec t0, t1;
-    struct rusage ru0, ru1;
-    int finished_once;
-};
-
-/* ---- small helpers -------------------------------------------------------- */
-
-static uint64_t now_ns(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-typedef struct stopwatch {
-    uint64_t wall, cpu;
-} stopwatch;
-
-static stopwatch sw_start(void)
-{
-    stopwatch s = {now_ns(CLOCK_MONOTONIC), now_ns(CLOCK_THREAD_CPUTIME_ID)};
-    return s;
-}
-
-static void add_relaxed(_Atomic uint64_t *a, uint64_t v)
-{
-    /* single writer: a plain load + store is enough and avoids a locked op */
-    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + v,
-                          memory_order_relaxed);
-}
-
-static void sw_stop(worker *w, ddx_stage st, stopwatch s, uint64_t bytes, uint64_t items)
-{
-    add_relaxed(&w->ns_wall[st], now_ns(CLOCK_MONOTONIC) - s.wall);
-    add_relaxed(&w->ns_cpu[st], now_ns(CLOCK_THREAD_CPUTIME_ID) - s.cpu);
-    add_relaxed(&w->st_bytes[st], bytes);
-    add_relaxed(&w->st_items[st], items);
-}
-
-static void set_err(ddx_engine *e, int rc)
-{
-    int zero = 0;
-    if (rc)
-        atomic_compare_exchange_strong(&e->err, &zero, rc);
-}
 
 static size_t cuts_capacity(const ddx_engine *e)
 {
@@ -303,6 +131,7 @@ int ddx_engine_set_batch_size(ddx_engine *e, size_t bytes)
     if (bytes < 4096 || bytes > (1ull << 32))
         return DDX_EINVAL;
     e->batch_size = bytes;
+    e->batch_size_set = 1;
     return 0;
 }
 
@@ -376,7 +205,7 @@ int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks)
 
 /* ---- batches ---------------------------------------------------------------- */
 
-static void batch_release(ddx_engine *e, batch *b)
+void ddx_eng_batch_release(ddx_engine *e, batch *b)
 {
     /* acq_rel: the last owner sees every write the other owner made */
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
@@ -525,8 +354,8 @@ static void stitch(worker *w, batch *b)
             s += l;
         }
     }
-    batch_release(e, prev); /* its tail is no longer needed */
-    b->st_hashed = b->nst;  /* phase A hashed from sbuf, which the next stitch reuses */
+    ddx_eng_batch_release(e, prev); /* its tail is no longer needed */
+    b->st_hashed = b->nst;          /* phase A hashed from sbuf, which the next stitch reuses */
 
     /* Phase B: chunk in place until the true chain lands on a local cut. */
     size_t m = 0;
@@ -589,78 +418,89 @@ static void hash_stitched(worker *w, batch *b)
     b->st_hashed = b->nst;
 }
 
-static void index_batch(worker *w, batch *b)
+void ddx_eng_index_begin(worker *w, ddx_eng_tally *t)
+{
+    memset(t, 0, sizeof *t);
+    t->mn = UINT64_MAX;
+    t->sw = sw_start();
+    ddx_index_enter(w->e->index, &w->it);
+}
+
+void ddx_eng_index_one(worker *w, ddx_eng_tally *t, const batch *b, uint64_t off, uint32_t len,
+                       const uint8_t *fp)
 {
     ddx_engine *e = w->e;
-    size_t fs = e->fp_size;
-    stopwatch sw = sw_start();
-    uint64_t n = 0, sum = 0, mn = UINT64_MAX, mx = 0, uniq = 0, ubytes = 0;
-    unsigned __int128 sq = 0;
-    size_t total = b->nst + (b->ncuts - b->accept_from);
-    hash_stitched(w, b);
-    ddx_index_enter(e->index, &w->it);
-    for (size_t k = 0; k < total; k++) {
-        uint64_t off;
-        uint32_t len;
-        const uint8_t *fp;
-        if (k < b->nst) {
-            off = b->st_off[k];
-            len = b->st_len[k];
-            fp = b->st_fps + k * fs;
-        } else {
-            size_t j = b->accept_from + (k - b->nst);
-            off = local_point(b, j);
-            len = (uint32_t)(b->cuts[j] - off);
-            fp = b->fps + j * fs;
-        }
-        uint64_t existing;
-        int r;
-        while ((r = ddx_index_insert(e->index, fp, b->base + off, &existing)) == DDX_EFULL) {
-            ddx_index_leave(e->index, &w->it);
-            set_err(e, ddx_index_grow(e->index));
-            ddx_index_enter(e->index, &w->it);
-            if (atomic_load(&e->err))
-                break;
-        }
-        if (r == 1) {
-            uniq++;
-            ubytes += len;
-        }
-        n++;
-        sum += len;
-        sq += (unsigned __int128)len * len;
-        mn = len < mn ? len : mn;
-        mx = len > mx ? len : mx;
-        if (e->cb) {
-            ddx_chunk c = {b->stream, off, len, r == 1, {0}};
-            memcpy(c.fp, fp, fs);
-            e->cb(e->cb_ctx, &c);
-        }
+    uint64_t existing;
+    int r;
+    while ((r = ddx_index_insert(e->index, fp, b->base + off, &existing)) == DDX_EFULL) {
+        ddx_index_leave(e->index, &w->it);
+        set_err(e, ddx_index_grow(e->index));
+        ddx_index_enter(e->index, &w->it);
+        if (atomic_load(&e->err))
+            break;
     }
+    if (r == 1) {
+        t->uniq++;
+        t->ubytes += len;
+    }
+    t->n++;
+    t->sum += len;
+    t->sq += (unsigned __int128)len * len;
+    t->mn = len < t->mn ? len : t->mn;
+    t->mx = len > t->mx ? len : t->mx;
+    if (e->cb) {
+        ddx_chunk c = {b->stream, off, len, r == 1, {0}};
+        memcpy(c.fp, fp, e->fp_size);
+        e->cb(e->cb_ctx, &c);
+    }
+}
+
+void ddx_eng_index_end(worker *w, ddx_eng_tally *t, uint64_t bytes)
+{
+    ddx_engine *e = w->e;
     ddx_index_leave(e->index, &w->it);
     if (ddx_index_wants_grow(e->index))
         set_err(e, ddx_index_grow(e->index));
 
-    add_relaxed(&w->chunks, n);
-    add_relaxed(&w->sum, sum);
+    add_relaxed(&w->chunks, t->n);
+    add_relaxed(&w->sum, t->sum);
     unsigned __int128 tot =
         ((unsigned __int128)atomic_load(&w->sumsq_hi) << 64) | atomic_load(&w->sumsq_lo);
-    tot += sq;
+    tot += t->sq;
     atomic_store_explicit(&w->sumsq_lo, (uint64_t)tot, memory_order_relaxed);
     atomic_store_explicit(&w->sumsq_hi, (uint64_t)(tot >> 64), memory_order_relaxed);
-    if (n && mn < atomic_load_explicit(&w->min, memory_order_relaxed))
-        atomic_store_explicit(&w->min, mn, memory_order_relaxed);
-    if (mx > atomic_load_explicit(&w->max, memory_order_relaxed))
-        atomic_store_explicit(&w->max, mx, memory_order_relaxed);
-    add_relaxed(&w->uniq, uniq);
-    add_relaxed(&w->uniq_bytes, ubytes);
-    sw_stop(w, DDX_STAGE_INDEX, sw, b->len, n);
+    if (t->n && t->mn < atomic_load_explicit(&w->min, memory_order_relaxed))
+        atomic_store_explicit(&w->min, t->mn, memory_order_relaxed);
+    if (t->mx > atomic_load_explicit(&w->max, memory_order_relaxed))
+        atomic_store_explicit(&w->max, t->mx, memory_order_relaxed);
+    add_relaxed(&w->uniq, t->uniq);
+    add_relaxed(&w->uniq_bytes, t->ubytes);
+    sw_stop(w, DDX_STAGE_INDEX, t->sw, bytes, t->n);
 }
 
-static void complete(ddx_engine *e, batch *b)
+static void index_batch(worker *w, batch *b)
+{
+    size_t fs = w->e->fp_size;
+    size_t total = b->nst + (b->ncuts - b->accept_from);
+    hash_stitched(w, b);
+    ddx_eng_tally t;
+    ddx_eng_index_begin(w, &t);
+    for (size_t k = 0; k < total; k++) {
+        if (k < b->nst) {
+            ddx_eng_index_one(w, &t, b, b->st_off[k], b->st_len[k], b->st_fps + k * fs);
+        } else {
+            size_t j = b->accept_from + (k - b->nst);
+            uint64_t off = local_point(b, j);
+            ddx_eng_index_one(w, &t, b, off, (uint32_t)(b->cuts[j] - off), b->fps + j * fs);
+        }
+    }
+    ddx_eng_index_end(w, &t, b->len);
+}
+
+void ddx_eng_complete(ddx_engine *e, batch *b)
 {
     size_t len = b->len;
-    batch_release(e, b);
+    ddx_eng_batch_release(e, b);
     atomic_fetch_add_explicit(&e->done_bytes, len, memory_order_relaxed);
     pthread_mutex_lock(&e->done_mu);
     e->done_batches++;
@@ -695,7 +535,7 @@ static void try_stitch(worker *w)
             b = head;
             head = b->next_done;
             index_batch(w, b);
-            complete(e, b);
+            ddx_eng_complete(e, b);
         }
         /* seq_cst load after unlock: pairs with the publisher's seq_cst store
          * before its trylock, so one of us always sees the other's batch */
@@ -723,9 +563,8 @@ static void pin_self(worker *w)
                  core->logical_index, strerror(errno));
 }
 
-static void *worker_main(void *arg)
+void ddx_eng_worker_up(worker *w)
 {
-    worker *w = arg;
     ddx_engine *e = w->e;
     if (e->pin)
         pin_self(w);
@@ -736,13 +575,29 @@ static void *worker_main(void *arg)
     e->workers_up++;
     pthread_cond_broadcast(&e->done_cv);
     pthread_mutex_unlock(&e->done_mu);
-    for (;;) {
+}
+
+batch *ddx_eng_next_work(ddx_engine *e, int block)
+{
+    if (block) {
         while (sem_wait(&e->work_sem) != 0)
             ;
-        void *p;
-        while (!ck_ring_dequeue_mpmc(&e->work_ring, e->work_buf, &p))
-            ck_pr_stall(); /* the semaphore said one is there */
-        batch *b = p;
+    } else if (sem_trywait(&e->work_sem) != 0) {
+        return NULL;
+    }
+    void *p;
+    while (!ck_ring_dequeue_mpmc(&e->work_ring, e->work_buf, &p))
+        ck_pr_stall(); /* the semaphore said one is there */
+    return p;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    ddx_engine *e = w->e;
+    ddx_eng_worker_up(w);
+    for (;;) {
+        batch *b = ddx_eng_next_work(e, 1);
         if (b == &e->stop)
             break;
         local_process(w, b);
@@ -785,14 +640,18 @@ int ddx_engine_open(ddx_engine *e)
             break;
         }
     e->fp_size = ddx_hash_size(e->hk);
-    if (e->ccfg.max_size * 2 > e->batch_size)
+    if ((rc = ddx_gpu_drv_open(e)) != 0) /* a GPU backend sizes its own batches */
+        return rc;
+    if (!e->gd && e->ccfg.max_size * 2 > e->batch_size)
         e->batch_size = (size_t)e->ccfg.max_size * 2; /* a chunk spans at most 2 batches */
-    if (e->ck == DDX_CHUNKER_FIXED) /* batch edges on block edges: local chain = true chain */
+    if (!e->gd && e->ck == DDX_CHUNKER_FIXED)         /* batch edges on block edges: local = true */
         e->batch_size = (e->batch_size + e->avg - 1) / e->avg * e->avg;
 
     if (hwloc_topology_init(&e->topo) || hwloc_topology_load(e->topo)) {
         return DDX_EUNSUPP;
     }
+    if (e->gd)
+        e->threads = 1; /* the driver thread */
     if (!e->threads) {
         int n = hwloc_get_nbobjs_by_type(e->topo, HWLOC_OBJ_CORE);
         if (n <= 0)
@@ -803,7 +662,8 @@ int ddx_engine_open(ddx_engine *e)
     if (rc)
         return rc;
 
-    e->nbatches = e->threads * 2 + 2;
+    if (!e->gd)
+        e->nbatches = e->threads * 2 + 2;
     unsigned rsz = next_pow2(e->nbatches + e->threads + 2) * 2;
     e->batches = calloc(e->nbatches, sizeof *e->batches);
     e->free_buf = calloc(rsz, sizeof *e->free_buf);
@@ -819,11 +679,15 @@ int ddx_engine_open(ddx_engine *e)
     size_t ccap = cuts_capacity(e);
     for (unsigned i = 0; i < e->nbatches; i++) {
         batch *b = &e->batches[i];
-        b->data = b->own = malloc(e->batch_size);
-        b->cuts = malloc(ccap * sizeof *b->cuts);
-        b->fps = malloc(ccap * e->fp_size);
-        if (!b->own || !b->cuts || !b->fps)
-            return DDX_ENOMEM;
+        if (e->gd) { /* pinned, the backend's; the driver keeps its own chunk lists */
+            b->data = b->own = ddx_gpu_drv_buffer(e, i);
+        } else {
+            b->data = b->own = malloc(e->batch_size);
+            b->cuts = malloc(ccap * sizeof *b->cuts);
+            b->fps = malloc(ccap * e->fp_size);
+            if (!b->own || !b->cuts || !b->fps)
+                return DDX_ENOMEM;
+        }
         if (!ck_ring_enqueue_mpmc(&e->free_ring, e->free_buf, b))
             return DDX_ENOMEM;
     }
@@ -844,7 +708,7 @@ int ddx_engine_open(ddx_engine *e)
         w->msgs = malloc(w->msgs_cap * sizeof *w->msgs);
         if (!w->msgs)
             return DDX_ENOMEM;
-        if (pthread_create(&w->th, NULL, worker_main, w) != 0)
+        if (pthread_create(&w->th, NULL, e->gd ? ddx_gpu_drv_main : worker_main, w) != 0)
             return DDX_ETHREAD;
         w->started = 1;
     }
@@ -882,7 +746,8 @@ void ddx_engine_close(ddx_engine *e)
         for (unsigned i = 0; i < e->nbatches; i++) {
             batch *b = &e->batches[i];
             region_put(b->reg); /* batches never processed (close without finish) */
-            free(b->own);
+            if (!e->gd)
+                free(b->own);
             free(b->cuts);
             free(b->fps);
             free(b->st_off);
@@ -900,6 +765,7 @@ void ddx_engine_close(ddx_engine *e)
     free(e->work_buf);
     free(e->pending);
     free(e->sbuf);
+    ddx_gpu_drv_close(e);
     free(e->chunk_impl_name);
     free(e->hash_impl_name);
     ddx_index_destroy(e->index);
@@ -1055,6 +921,10 @@ int ddx_engine_feed_ref(ddx_engine *e, const void *buf, size_t len, ddx_release_
     }
     if ((rc = atomic_load(&e->err)) != 0)
         goto out;
+    if (e->gd) { /* the device copies from pinned memory: copy once, into it */
+        rc = ddx_engine_feed(e, p, len);
+        goto out;
+    }
     /* Complete a partly filled batch by copying: batches are contiguous in the
      * stream, and a non-last batch must be full (the stitcher relies on it). */
     if (e->cur && e->cur->len) {
@@ -1190,6 +1060,7 @@ int ddx_engine_get_stats(ddx_engine *e, ddx_stats *st)
         clock_gettime(CLOCK_MONOTONIC, &t1);
         getrusage(RUSAGE_SELF, &ru1);
     }
+    ddx_gpu_drv_stats(e, st);
     st->wall_s = (double)(t1.tv_sec - e->t0.tv_sec) + (double)(t1.tv_nsec - e->t0.tv_nsec) / 1e9;
     st->cpu_s =
         tv_s(ru1.ru_utime) + tv_s(ru1.ru_stime) - tv_s(e->ru0.ru_utime) - tv_s(e->ru0.ru_stime);
@@ -1216,8 +1087,27 @@ const char *ddx_engine_hash_impl(const ddx_engine *e)
 
 const char *ddx_engine_backend(const ddx_engine *e)
 {
-    (void)e;
-    return "cpu";
+    return e && e->backend_name ? e->backend_name : "cpu";
+}
+
+const char *ddx_engine_device(const ddx_engine *e)
+{
+    return e && e->device_desc[0] ? e->device_desc : "cpu";
+}
+
+const char *ddx_engine_backend_note(const ddx_engine *e)
+{
+    return e ? e->backend_note : "";
+}
+
+int ddx_engine_set_backend(ddx_engine *e, ddx_backend_kind kind, int device)
+{
+    CONFIG_GUARD(e);
+    if ((unsigned)kind > DDX_BACKEND_OPENCL || device < 0)
+        return DDX_EINVAL;
+    e->backend_req = kind;
+    e->device_req = device;
+    return 0;
 }
 
 int ddx_engine_worker_binding(const ddx_engine *e, unsigned i, char *buf, size_t len)
