@@ -61,7 +61,8 @@ e2e = lambda runs: statistics.median(x["end_to_end"]["bytes_per_s"] for x in run
 g = gpu[-1]["gpu"]
 res = {
     "schema": "ddx.gpu-bench/1",
-    "command": f"make gpu-bench GPU_BENCH_BACKEND={backend} (GPU_BENCH_DATA={data}, batch {batch})",
+    "command": "make gpu-bench " + " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                                            if k.startswith("GPU_BENCH_")),
     "device": parts["device"], "backend": backend, "host": platform.node(),
     "cpu_model": cpu[0]["machine"]["cpu_model"], "data": data,
     "data_bytes": cpu[0]["logical_bytes"], "dedup_ratio": cpu[0]["dedup_ratio"],

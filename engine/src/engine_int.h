@@ -225,5 +225,8 @@ uint8_t *ddx_gpu_drv_buffer(ddx_engine *e, unsigned slot);
 void *ddx_gpu_drv_main(void *worker);
 void ddx_gpu_drv_stats(const ddx_engine *e, ddx_stats *st);
 void ddx_gpu_drv_close(ddx_engine *e);
+/* "opencl-gear-scan+host-select", "cuda-sha256": what the report names. */
+const char *ddx_gpu_drv_chunk_impl(const ddx_engine *e);
+const char *ddx_gpu_drv_hash_impl(const ddx_engine *e);
 
 #endif

@@ -1077,11 +1077,15 @@ void ddx_engine_progress(ddx_engine *e, uint64_t *fed, uint64_t *done)
 
 const char *ddx_engine_chunker_impl(const ddx_engine *e)
 {
+    if (e && e->opened && e->gd)
+        return ddx_gpu_drv_chunk_impl(e);
     return e && e->opened ? e->ccfg.impl : "none";
 }
 
 const char *ddx_engine_hash_impl(const ddx_engine *e)
 {
+    if (e && e->opened && e->gd)
+        return ddx_gpu_drv_hash_impl(e);
     return e && e->opened ? e->hash->name : "none";
 }
 

@@ -57,6 +57,7 @@ struct ddx_gpu_drv {
     uint64_t tail;      /* stream offset of the first undecided chunk */
     uint8_t *sbuf;      /* 2 * max: the tail plus the next batch's head */
     _Atomic uint64_t select_ns, wait_ns, overflow;
+    char chunk_impl[96], hash_impl[32];
 };
 
 static const ddx_gpu_ops *ops_of(ddx_backend_kind k)
@@ -196,6 +197,13 @@ int ddx_gpu_drv_open(ddx_engine *e)
         return rc;
     }
     e->backend_name = ops->name;
+    /* Names for the report: the device scans for FastCDC candidates (the
+     * host selects), other chunkers run their CPU kernel on this thread. */
+    if (d->scan)
+        snprintf(d->chunk_impl, sizeof d->chunk_impl, "%s-gear-candidates+host-select", ops->name);
+    else
+        snprintf(d->chunk_impl, sizeof d->chunk_impl, "%s (host)", c->impl);
+    snprintf(d->hash_impl, sizeof d->hash_impl, "%s-%s", ops->name, ddx_hash_name(e->hk));
     snprintf(e->device_desc, sizeof e->device_desc, "%s", ops->device_name(d->g));
 
     d->slot = calloc(GPU_SLOTS, sizeof *d->slot);
@@ -214,6 +222,16 @@ int ddx_gpu_drv_open(ddx_engine *e)
             return DDX_ENOMEM;
     }
     return 0;
+}
+
+const char *ddx_gpu_drv_chunk_impl(const ddx_engine *e)
+{
+    return e->gd->chunk_impl;
+}
+
+const char *ddx_gpu_drv_hash_impl(const ddx_engine *e)
+{
+    return e->gd->hash_impl;
 }
 
 uint8_t *ddx_gpu_drv_buffer(ddx_engine *e, unsigned slot)
