@@ -128,7 +128,7 @@ $(BUILD)/ddx.pc: engine/include/ddx.h Makefile
 	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: ddx' 'Description: deduplication engine' 'Version: $(VERSION)' \
 	    'Requires.private: libcrypto hwloc' 'Libs: -L$${libdir} -lddx' \
-	    'Libs.private: -lisal -lck -lm -pthread' 'Cflags: -I$${includedir}' > $@
+	    'Libs.private: $(filter-out -lcrypto -lhwloc,$(LDLIBS)) -pthread' 'Cflags: -I$${includedir}' > $@
 
 ## install: install libddx, ddx.h, ddx.pc and ddbench under PREFIX (default /usr/local)
 install: all
