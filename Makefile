@@ -23,7 +23,7 @@ OPT ?= -O3
 endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS += -Iengine/include -Icpu -Iengine/src -Iengine/src/index -Iengine/src/backend \
+CPPFLAGS += -Iengine/include -Icpu -Iengine/src -Iengine/src/index -Iengine/src/backend -Iengine/src/store \
 	    -Ikernels/common -Idatasets -D_GNU_SOURCE
 CFLAGS += -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread $(SANFLAGS)
 LDFLAGS += -pthread $(SANFLAGS)
@@ -41,7 +41,7 @@ isa_of = $(lastword $(subst _, ,$(basename $(notdir $(1)))))
 CPPFLAGS += $(foreach i,$(DISABLE_ISA),-DDDX_NO_$(shell echo $(i) | tr a-z A-Z))
 
 LIB_SRC := $(wildcard cpu/*.c) $(wildcard engine/src/*.c) $(wildcard engine/src/index/*.c) \
-	   $(wildcard engine/src/backend/*.c)
+	   $(wildcard engine/src/backend/*.c) $(wildcard engine/src/store/*.c)
 LIB_SRC := $(filter-out $(foreach i,$(DISABLE_ISA),%_$(i).c),$(LIB_SRC))
 
 # isa-l_crypto (optional, not in Debian 12): offered as --impl hash=sha*-isal-mb
@@ -121,7 +121,7 @@ PREFIX ?= /usr/local
 VERSION := $(shell sed -nE 's/^\#define DDX_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+)/\2/p' engine/include/ddx.h | paste -sd.)
 
 ## all: build the library (static and shared), ddx.pc, ddbench, stagebench and the data generator
-all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddx.pc $(BUILD)/ddbench $(BUILD)/ddx-datagen $(BUILD)/stagebench $(BUILD)/gpubench
+all: $(BUILD)/libddx.a $(BUILD)/libddx.so $(BUILD)/ddx.pc $(BUILD)/ddbench $(if $(wildcard harness/ddx.c),$(BUILD)/ddx) $(BUILD)/ddx-datagen $(BUILD)/stagebench $(BUILD)/gpubench
 
 $(BUILD)/ddx.pc: engine/include/ddx.h Makefile
 	@mkdir -p $(dir $@)
@@ -191,6 +191,10 @@ $(BUILD)/stagebench: $(BUILD)/obj/harness/stagebench.o $(BUILD)/libddx.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/ddx: $(BUILD)/obj/harness/ddx.o $(BUILD)/libddx.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/gpubench: $(BUILD)/obj/harness/gpubench.o $(BUILD)/libddx.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -209,7 +213,7 @@ $(BUILD)/tests/tool_%: tests/tool_%.c $(BUILD)/libddx.a
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)
 
--include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/harness/gpubench.d $(BUILD)/obj/datasets/datagen_main.d
+-include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/harness/gpubench.d $(BUILD)/obj/harness/ddx.d $(BUILD)/obj/datasets/datagen_main.d
 
 $(BUILD)/obj/harness/gbench_shim.o: harness/gbench_shim.cc harness/gbench_shim.h
 	@mkdir -p $(dir $@)
@@ -260,7 +264,7 @@ gpu-bench: all $(BUILD)/tests/test_gpu_backend
 
 ## format-check: check formatting with clang-format
 format-check:
-	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h kernels/common/*.h kernels/cuda/*.h harness/*.c datasets/*.[ch] tests/*.[ch])
+	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h kernels/common/*.h kernels/cuda/*.h harness/*.c datasets/*.[ch] tests/*.[ch])
 
 # print-VAR: the value of a make variable (tests/test_cuda_build.sh)
 print-%:

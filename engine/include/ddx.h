@@ -64,6 +64,9 @@ enum {
     DDX_ECORRUPT = -30007, /* input failed an integrity check */
     DDX_EFULL = -30008,    /* a fixed-capacity structure is full */
     DDX_EDEVICE = -30009,  /* the GPU runtime (CUDA, OpenCL) reported a failure */
+    DDX_ELOCKED = -30010,  /* another process holds the store's writer lock */
+    DDX_EFORMAT = -30011,  /* on-disk format newer than this library, or unknown */
+    DDX_ENOENT = -30012,   /* no such store, name or version */
 };
 
 /* A static, human-readable string for a ddx_* return value (never NULL). */
@@ -278,6 +281,123 @@ DDX_API DDX_NODISCARD int ddx_engine_worker_binding(const ddx_engine *e, unsigne
 
 /* Stop the workers and free everything. Accepts NULL. */
 DDX_API void ddx_engine_close(ddx_engine *e);
+
+/* ---- persistent store (engine/src/store/, docs/format.md) -------------------
+ *
+ * A store is a data directory of fixed-size containers holding each unique
+ * chunk once, and a metadata directory (by default DIR/meta, possibly on
+ * another disk) holding a superblock and an append-only log of chunk
+ * locations, version recipes and removals. A put is acknowledged (returns 0)
+ * only after its container data, its log records and the superblock that
+ * commits them are on stable storage, in that order; a crash at any point
+ * leaves the store at its last acknowledged put. Versions of a name are
+ * numbered 1, 2, 3, ... in the order they were put.
+ *
+ * One writer at a time (a lock file in the metadata directory; a second
+ * writer gets DDX_ELOCKED); any number of readers, also while a put runs:
+ * readers see the versions committed when they opened the store.
+ *
+ * Errors: the usual codes plus DDX_ECORRUPT (a checksum or structure check
+ * failed), DDX_ELOCKED, DDX_EFORMAT (a newer or unknown format), DDX_ENOENT
+ * (no such store, name or version). ddx_store_errmsg() gives one line naming
+ * the file and the field or record at fault. */
+typedef struct ddx_store ddx_store;
+
+typedef struct ddx_store_params {
+    const char *meta_dir; /* NULL: DIR/meta */
+    ddx_chunker_kind chunker;
+    uint32_t min, avg, max;   /* 0: the chunker's defaults (avg 8 KiB, min avg/4, max 8 avg) */
+    int normalization;        /* fastcdc, 0..3 (default 1) */
+    ddx_hash_kind hash;       /* default sha256 */
+    uint32_t container_bytes; /* data bytes per container (default 4 MiB; 64 KiB..1 GiB) */
+} ddx_store_params;
+
+DDX_API void ddx_store_default_params(ddx_store_params *p);
+/* Create a store in dir (created if missing, must be empty otherwise). */
+DDX_API DDX_NODISCARD int ddx_store_init(const char *dir, const ddx_store_params *p, char *why,
+                                         size_t why_len);
+
+#define DDX_STORE_READ 0u  /* read only: get, ls, stat, verify */
+#define DDX_STORE_WRITE 1u /* also put, rm, gc: takes the writer lock */
+/* Open a store; on failure *out is NULL and why (if not NULL) says why. */
+DDX_API DDX_NODISCARD int ddx_store_open(ddx_store **out, const char *dir, unsigned flags,
+                                         char *why, size_t why_len);
+/* One line about the last failure on this handle ("" if none). */
+DDX_API const char *ddx_store_errmsg(const ddx_store *s);
+/* What open found and repaired ("" if nothing): an interrupted put's
+ * uncommitted log tail and container bytes, discarded (write mode) or
+ * ignored (read mode). */
+DDX_API const char *ddx_store_recovery_note(const ddx_store *s);
+DDX_API void ddx_store_close(ddx_store *s); /* accepts NULL */
+
+typedef struct ddx_put_stats {
+    uint64_t version_id; /* store-wide id */
+    uint32_t version;    /* number within the name: 1, 2, ... */
+    uint64_t bytes;      /* logical bytes of the version */
+    uint64_t chunks;     /* chunks in its recipe */
+    uint64_t new_chunks; /* chunks the store did not have */
+    uint64_t new_bytes;  /* their bytes, written to containers */
+    uint64_t meta_bytes; /* log bytes this put appended */
+    double seconds;      /* wall time, acknowledgement included */
+} ddx_put_stats;
+
+/* Ingest everything readable from fd (a file, pipe, socket) as a new
+ * version of name (1..255 bytes, no '@' or '/', no control characters). */
+DDX_API DDX_NODISCARD int ddx_store_put_fd(ddx_store *s, const char *name, int fd,
+                                           ddx_put_stats *st);
+/* The same from memory. */
+DDX_API DDX_NODISCARD int ddx_store_put_mem(ddx_store *s, const char *name, const void *p, size_t n,
+                                            ddx_put_stats *st);
+
+/* Write version `version` of name (0: the latest) to fd, byte-exact. Every
+ * chunk is re-hashed before it is written; a mismatch stops the restore with
+ * DDX_ECORRUPT and ddx_store_errmsg() names the chunk and its offset. */
+DDX_API DDX_NODISCARD int ddx_store_get(ddx_store *s, const char *name, uint32_t version, int fd);
+
+typedef struct ddx_version_info {
+    uint64_t id;
+    char name[256];
+    uint32_t number;
+    uint64_t bytes, chunks;
+    int64_t time_ns; /* when it was put (CLOCK_REALTIME) */
+} ddx_version_info;
+
+/* The i-th live version (in commit order); DDX_ENOENT past the last. */
+DDX_API DDX_NODISCARD int ddx_store_version(ddx_store *s, size_t i, ddx_version_info *out);
+/* Remove a version (its chunks stay until gc). */
+DDX_API DDX_NODISCARD int ddx_store_rm(ddx_store *s, const char *name, uint32_t version);
+
+typedef struct ddx_store_stats {
+    uint64_t versions, logical_bytes;     /* live versions and their bytes */
+    uint64_t chunks, chunk_bytes;         /* chunks in the store and their bytes */
+    uint64_t referenced_chunks;           /* chunks some live version uses */
+    uint64_t containers, container_bytes; /* files and their size on disk */
+    uint64_t meta_bytes;                  /* superblock + log on disk */
+    double dedup_ratio;                   /* logical / chunk bytes of referenced chunks */
+    ddx_hash_kind hash;
+    ddx_chunker_kind chunker;
+    uint32_t min, avg, max;
+} ddx_store_stats;
+DDX_API DDX_NODISCARD int ddx_store_stat(ddx_store *s, ddx_store_stats *st);
+
+typedef struct ddx_gc_stats {
+    uint64_t freed_chunks, freed_bytes;
+    uint64_t containers_removed, containers_compacted, moved_bytes;
+} ddx_gc_stats;
+/* Drop chunks no live version references; rewrite containers that are less
+ * than half live, and delete emptied ones. */
+DDX_API DDX_NODISCARD int ddx_store_gc(ddx_store *s, ddx_gc_stats *st);
+
+/* verify: re-read every chunk, recompute its fingerprint. For each damaged
+ * chunk, fn is called with a line such as "data/00000003.ctr offset 81920
+ * (chunk 12, 8211 bytes): fingerprint mismatch; in: docs@2, docs@3". Returns
+ * 0 if the store is intact, DDX_ECORRUPT otherwise. */
+typedef void (*ddx_verify_fn)(void *ctx, const char *line);
+typedef struct ddx_verify_stats {
+    uint64_t chunks, bytes, damaged_chunks, damaged_versions, containers;
+} ddx_verify_stats;
+DDX_API DDX_NODISCARD int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx,
+                                           ddx_verify_stats *st);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,12 @@ const char *ddx_strerror(int err)
         return "structure full";
     case DDX_EDEVICE:
         return "GPU runtime (CUDA or OpenCL) failed";
+    case DDX_ELOCKED:
+        return "store is locked by another writer";
+    case DDX_EFORMAT:
+        return "store format is newer than this ddx, or unknown";
+    case DDX_ENOENT:
+        return "no such store, name or version";
     default:
         break;
     }

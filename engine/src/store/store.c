@@ -1,0 +1,2024 @@
+/*
+ * store.c - the persistent store: containers, metadata log, superblock,
+ * recovery, put / get / rm / gc / verify (ddx.h; layouts in docs/format.md).
+ *
+ * State. Everything a store knows is in its metadata log, replayed on open:
+ * CHUNKS records give each chunk id its fingerprint and location, RECIPE and
+ * VERSION records give each version its chunk ids, REMOVE / FREE / MOVE
+ * records undo and move. The superblock names how much of the log is
+ * committed; bytes after that are an interrupted commit and are discarded.
+ * The in-memory image is a chunk table indexed by id (location, CRC,
+ * reference count), the fingerprint index (engine/src/index) mapping
+ * fingerprint -> id, and the versions with their recipes.
+ *
+ * Commit (commit() below, one function so the order reads as one sequence):
+ *   1. container data: written, then fdatasync'ed (and the data directory
+ *      fsync'ed when files were created);
+ *   2. log records, appended after the committed end, then fdatasync'ed;
+ *   3. superblock slot (seq % 2) naming the new log end, then fdatasync'ed.
+ * A crash before 3 completes leaves the previous superblock in force: the
+ * new log bytes and container bytes are ignored and truncated on the next
+ * writable open. Readers never see uncommitted state. After a failed commit
+ * the handle refuses further writes (its memory is ahead of the disk);
+ * reopening recovers the last committed state.
+ *
+ * Ingest. A put chunks and fingerprints its input with a ddx_engine (all
+ * cores, the fastest kernels), then walks the chunks in order on the
+ * calling thread: known fingerprints become references, new ones are
+ * appended to the open container (SISL: in stream order).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chunk_impl.h"
+#include "crc32c.h"
+#include "ddx.h"
+#include "hash_impl.h"
+#include "index.h"
+#include "store_fmt.h"
+#include "store_io.h"
+
+#define ID_MAGIC "DDXSTORE"
+#define ID_FILE "ddx-store"
+#define WBUF (1u << 20)        /* container write buffer */
+#define CACHE_SLOTS 8          /* restore: whole containers kept (LPC-style) */
+#define RECIPE_PART (1u << 20) /* ids per RECIPE record, at most */
+
+typedef struct chunk {
+    uint32_t ctr;  /* container id; 0: freed */
+    uint32_t off;  /* offset in the container file */
+    uint32_t len;  /* bytes */
+    uint32_t crc;  /* CRC-32C of the bytes */
+    uint32_t refs; /* live versions' references */
+} chunk;
+
+typedef struct version {
+    ddx_version_rec v;
+    uint64_t *ids; /* recipe: v.chunks ids */
+    int removed;
+} version;
+
+typedef struct cache_ent {
+    uint32_t ctr;
+    uint8_t *data; /* the container file's first len bytes */
+    size_t len;
+    uint64_t used;
+} cache_ent;
+
+struct ddx_store {
+    char *dir, *meta, *datadir;
+    unsigned flags;
+    int lock_fd, super_fd, log_fd;
+    int broken; /* a commit failed: no more writes through this handle */
+    char err[768];
+    char note[512];
+    ddx_super sb;
+    ddx_chunk_cfg ccfg;
+    const ddx_hash_impl *hash;
+    size_t fp_size;
+
+    chunk *ch;   /* by id; [0] unused */
+    uint8_t *fp; /* fp_size bytes per id */
+    size_t ch_cap;
+    ddx_index *ix;
+    ddx_index_thread it;
+
+    version *vers;
+    size_t nvers, vcap;
+
+    /* the open container, in write mode */
+    int ctr_fd;
+    uint64_t ctr_len; /* bytes in it, written or buffered */
+    uint8_t *wbuf;
+    size_t wlen; /* buffered bytes, ending at ctr_len */
+    uint32_t ctr_count;
+    uint64_t *open_ids; /* chunks of the open container, in order: its descriptor table */
+    size_t open_cap;
+    int new_files;    /* files created since the last commit: fsync the directory */
+    uint32_t *synced; /* containers written since the last commit (sealed ones) */
+    size_t nsynced, synced_cap;
+
+    /* pending log records of the current operation */
+    uint8_t *lbuf;
+    size_t llen, lcap;
+    uint64_t lsn;
+    int stale_index; /* FREE records left dead ids in the index: rebuild it */
+    int rolled;      /* replay rolled the log forward: commit that on a writable open */
+
+    cache_ent cache[CACHE_SLOTS];
+    uint64_t cache_clock;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static int fail(ddx_store *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(ddx_store *s, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static void ctr_path(const ddx_store *s, uint32_t id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%08x.ctr", s->datadir, id);
+}
+
+const char *ddx_store_errmsg(const ddx_store *s)
+{
+    return s ? s->err : "";
+}
+
+const char *ddx_store_recovery_note(const ddx_store *s)
+{
+    return s ? s->note : "";
+}
+
+void ddx_store_default_params(ddx_store_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->chunker = DDX_CHUNKER_FASTCDC;
+    p->normalization = 1;
+    p->hash = DDX_HASH_SHA256;
+    p->container_bytes = 4u << 20;
+}
+
+static int64_t now_real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == '@' || name[i] == '/' || name[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* ---- identity file: DIR/ddx-store ---------------------------------------------
+ * magic "DDXSTORE", u16 major, u16 minor, uuid[16], u16 meta path length,
+ * meta path, u32 CRC-32C of everything before it. */
+
+static int write_id_file(const char *dir, const uint8_t uuid[16], const char *meta, char *why,
+                         size_t wl)
+{
+    size_t ml = strlen(meta);
+    size_t n = 8 + 4 + 16 + 2 + ml + 4;
+    uint8_t *b = malloc(n);
+    if (!b)
+        return DDX_ENOMEM;
+    memcpy(b, ID_MAGIC, 8);
+    ddx_put16(b + 8, DDX_FMT_MAJOR);
+    ddx_put16(b + 10, DDX_FMT_MINOR);
+    memcpy(b + 12, uuid, 16);
+    ddx_put16(b + 28, (uint16_t)ml);
+    memcpy(b + 30, meta, ml);
+    ddx_put32(b + 30 + ml, ddx_crc32c(0, b, 30 + ml));
+    char *p = path_join(dir, ID_FILE);
+    int rc = p ? 0 : DDX_ENOMEM;
+    int fd = p ? ddx_io_get()->open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    if (!rc && fd < 0)
+        rc = errno;
+    if (!rc)
+        rc = ddx_io_pwrite_all(fd, b, n, 0);
+    if (!rc && ddx_io_get()->fsync(fd))
+        rc = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc)
+        snprintf(why, wl, "%s: %s", p ? p : dir, rc > 0 ? strerror(rc) : ddx_strerror(rc));
+    free(p);
+    free(b);
+    return rc;
+}
+
+static int read_id_file(ddx_store *s, uint8_t uuid[16])
+{
+    char *p = path_join(s->dir, ID_FILE);
+    if (!p)
+        return DDX_ENOMEM;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        int rc = e == ENOENT ? DDX_ENOENT : e;
+        if (e == ENOENT && stat(s->dir, &st) == 0)
+            fail(s, rc, "%s: not a ddx store (no %s; create one with ddx init)", s->dir, ID_FILE);
+        else
+            fail(s, rc, "%s: %s", e == ENOENT ? s->dir : p, strerror(e));
+        free(p);
+        return rc;
+    }
+    uint8_t b[8 + 4 + 16 + 2 + PATH_MAX + 4];
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    int rc = 0;
+    if (n < 34 || memcmp(b, ID_MAGIC, 8))
+        rc = fail(s, DDX_ECORRUPT, "%s: not a ddx store identity file (bad magic or size)", p);
+    else if (ddx_get16(b + 8) != DDX_FMT_MAJOR)
+        rc = fail(s, ddx_get16(b + 8) > DDX_FMT_MAJOR ? DDX_EFORMAT : DDX_ECORRUPT,
+                  "%s: store format %u.%u; this ddx reads format %d", p, ddx_get16(b + 8),
+                  ddx_get16(b + 10), DDX_FMT_MAJOR);
+    else {
+        size_t ml = ddx_get16(b + 28);
+        if ((size_t)n != 34 + ml || ml == 0)
+            rc = fail(s, DDX_ECORRUPT, "%s: meta path length %zu does not match the file", p, ml);
+        else if (ddx_get32(b + 30 + ml) != ddx_crc32c(0, b, 30 + ml))
+            rc = fail(s, DDX_ECORRUPT, "%s: checksum mismatch", p);
+        else {
+            memcpy(uuid, b + 12, 16);
+            s->meta = malloc(ml + 1);
+            if (!s->meta)
+                rc = DDX_ENOMEM;
+            else {
+                memcpy(s->meta, b + 30, ml);
+                s->meta[ml] = 0;
+            }
+        }
+    }
+    free(p);
+    return rc;
+}
+
+/* ---- superblock ------------------------------------------------------------------ */
+
+static int super_write(ddx_store *s)
+{
+    uint8_t slot[DDX_SUPER_SLOT];
+    s->sb.seq++;
+    ddx_super_encode(&s->sb, slot);
+    int rc =
+        ddx_io_pwrite_all(s->super_fd, slot, sizeof slot, (off_t)(s->sb.seq % 2) * DDX_SUPER_SLOT);
+    if (!rc && ddx_io_get()->fdatasync(s->super_fd))
+        rc = errno;
+    if (rc) {
+        s->sb.seq--;
+        return fail(s, rc, "%s/super: writing commit %llu: %s", s->meta,
+                    (unsigned long long)s->sb.seq + 1, strerror(rc));
+    }
+    return 0;
+}
+
+static int super_read(ddx_store *s)
+{
+    uint8_t b[2 * DDX_SUPER_SLOT];
+    int rc = ddx_io_pread_all(s->super_fd, b, sizeof b, 0);
+    if (rc)
+        return fail(s, DDX_ECORRUPT, "%s/super: %s (expected two %d-byte slots)", s->meta,
+                    rc == EIO ? "file too short" : strerror(rc), DDX_SUPER_SLOT);
+    ddx_super a, c;
+    char wa[160], wc[160];
+    int ra = ddx_super_decode(b, DDX_SUPER_SLOT, &a, wa, sizeof wa);
+    int rb = ddx_super_decode(b + DDX_SUPER_SLOT, DDX_SUPER_SLOT, &c, wc, sizeof wc);
+    if (ra == DDX_EFORMAT || rb == DDX_EFORMAT)
+        return fail(s, DDX_EFORMAT, "%s/super: %s", s->meta, ra == DDX_EFORMAT ? wa : wc);
+    if (ra && rb)
+        return fail(s, DDX_ECORRUPT, "%s/super: both slots unreadable: slot 0: %s; slot 1: %s",
+                    s->meta, wa, wc);
+    if (!ra && a.seq % 2 != 0)
+        ra = DDX_ECORRUPT; /* a slot only ever holds its own parity */
+    if (!rb && c.seq % 2 != 1)
+        rb = DDX_ECORRUPT;
+    if (ra && rb)
+        return fail(s, DDX_ECORRUPT, "%s/super: no slot holds a commit of its parity", s->meta);
+    s->sb = ra ? c : rb ? a : (a.seq > c.seq ? a : c);
+    return 0;
+}
+
+/* ---- in-memory image ----------------------------------------------------------------- */
+
+static int ensure_chunks(ddx_store *s, uint64_t n)
+{
+    if (n <= s->ch_cap)
+        return 0;
+    size_t cap = s->ch_cap ? s->ch_cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    chunk *c = realloc(s->ch, cap * sizeof *c);
+    if (!c)
+        return DDX_ENOMEM;
+    s->ch = c;
+    uint8_t *f = realloc(s->fp, cap * s->fp_size);
+    if (!f)
+        return DDX_ENOMEM;
+    s->fp = f;
+    memset(s->ch + s->ch_cap, 0, (cap - s->ch_cap) * sizeof *c);
+    s->ch_cap = cap;
+    return 0;
+}
+
+static int index_put(ddx_store *s, const uint8_t *fp, uint64_t id)
+{
+    uint64_t old;
+    int r;
+    ddx_index_enter(s->ix, &s->it);
+    while ((r = ddx_index_insert(s->ix, fp, id, &old)) == DDX_EFULL) {
+        ddx_index_leave(s->ix, &s->it);
+        int g = ddx_index_grow(s->ix);
+        if (g)
+            return g;
+        ddx_index_enter(s->ix, &s->it);
+    }
+    ddx_index_leave(s->ix, &s->it);
+    if (r < 0)
+        return r;
+    if (ddx_index_wants_grow(s->ix))
+        return ddx_index_grow(s->ix);
+    return 0;
+}
+
+/* The index maps each fingerprint to the first id it was given and cannot
+ * forget; after gc frees chunks it is rebuilt from the live ones, so a freed
+ * fingerprint that comes back maps to its new id. */
+static int index_rebuild(ddx_store *s)
+{
+    ddx_index_unregister(s->ix, &s->it);
+    ddx_index_destroy(s->ix);
+    s->ix = NULL;
+    int rc = ddx_index_create(&s->ix, s->fp_size, s->sb.next_chunk);
+    if (rc)
+        return rc;
+    ddx_index_register(s->ix, &s->it);
+    for (uint64_t id = 1; id < s->sb.next_chunk && !rc; id++)
+        if (s->ch[id].ctr)
+            rc = index_put(s, s->fp + id * s->fp_size, id);
+    s->stale_index = 0;
+    return rc;
+}
+
+/* The live chunk with this fingerprint, or 0. */
+static uint64_t index_find(ddx_store *s, const uint8_t *fp)
+{
+    uint64_t id = 0;
+    ddx_index_enter(s->ix, &s->it);
+    int r = ddx_index_lookup(s->ix, fp, &id);
+    ddx_index_leave(s->ix, &s->it);
+    if (r != 1 || id == 0 || id >= s->sb.next_chunk || s->ch[id].ctr == 0)
+        return 0;
+    return id;
+}
+
+static int add_version(ddx_store *s, const ddx_version_rec *v, uint64_t *ids)
+{
+    if (s->nvers == s->vcap) {
+        size_t cap = s->vcap ? s->vcap * 2 : 16;
+        version *n = realloc(s->vers, cap * sizeof *n);
+        if (!n)
+            return DDX_ENOMEM;
+        s->vers = n;
+        s->vcap = cap;
+    }
+    version *x = &s->vers[s->nvers++];
+    x->v = *v;
+    x->ids = ids;
+    x->removed = 0;
+    for (uint64_t i = 0; i < v->chunks; i++)
+        s->ch[ids[i]].refs++;
+    return 0;
+}
+
+/* ---- log replay --------------------------------------------------------------------- */
+
+typedef struct pending_recipe {
+    uint64_t version_id;
+    uint32_t parts;
+    uint64_t *ids;
+    uint64_t n, cap;
+} pending_recipe;
+
+static int apply(ddx_store *s, const ddx_rec *r, pending_recipe *pr, uint64_t at, char *why,
+                 size_t wl)
+{
+    int rc;
+    switch (r->type) {
+    case DDX_REC_CHUNKS: {
+        ddx_chunks_rec c;
+        if ((rc = ddx_chunks_decode(r->payload, r->len, s->fp_size, &c, why, wl)) != 0)
+            return rc;
+        if (c.first_id != s->sb.next_chunk || c.first_id == 0) {
+            snprintf(why, wl, "chunks record: first id %llu, expected %llu",
+                     (unsigned long long)c.first_id, (unsigned long long)s->sb.next_chunk);
+            return DDX_ECORRUPT;
+        }
+        if ((rc = ensure_chunks(s, c.first_id + c.count)) != 0)
+            return rc;
+        for (uint32_t i = 0; i < c.count; i++) {
+            ddx_chunk_ent e;
+            ddx_chunks_entry(&c, i, &e);
+            uint64_t id = c.first_id + i;
+            if (e.offset < DDX_CTR_HDR) {
+                snprintf(why, wl, "chunks record: chunk %llu at offset %u, inside the header",
+                         (unsigned long long)id, e.offset);
+                return DDX_ECORRUPT;
+            }
+            s->ch[id] = (chunk){c.container, e.offset, e.length, e.crc, 0};
+            memcpy(s->fp + id * s->fp_size, e.fp, s->fp_size);
+            if ((rc = index_put(s, e.fp, id)) != 0)
+                return rc;
+        }
+        s->sb.next_chunk = c.first_id + c.count;
+        return 0;
+    }
+    case DDX_REC_RECIPE: {
+        ddx_recipe_rec rr;
+        if ((rc = ddx_recipe_decode(r->payload, r->len, &rr, why, wl)) != 0)
+            return rc;
+        if (pr->parts && rr.version_id != pr->version_id) {
+            snprintf(why, wl, "recipe record for version %llu inside version %llu's",
+                     (unsigned long long)rr.version_id, (unsigned long long)pr->version_id);
+            return DDX_ECORRUPT;
+        }
+        if (rr.part != pr->parts) {
+            snprintf(why, wl, "recipe record: part %u, expected %u", rr.part, pr->parts);
+            return DDX_ECORRUPT;
+        }
+        if (pr->n + rr.count > pr->cap) {
+            uint64_t cap = pr->cap ? pr->cap : 1024;
+            while (cap < pr->n + rr.count)
+                cap *= 2;
+            uint64_t *n = realloc(pr->ids, cap * sizeof *n);
+            if (!n)
+                return DDX_ENOMEM;
+            pr->ids = n;
+            pr->cap = cap;
+        }
+        if ((rc = ddx_recipe_ids(&rr, pr->ids + pr->n, why, wl)) != 0)
+            return rc;
+        for (uint32_t i = 0; i < rr.count; i++) {
+            uint64_t id = pr->ids[pr->n + i];
+            if (id == 0 || id >= s->sb.next_chunk || s->ch[id].ctr == 0) {
+                snprintf(why, wl, "recipe record: chunk id %llu is not stored",
+                         (unsigned long long)id);
+                return DDX_ECORRUPT;
+            }
+        }
+        pr->version_id = rr.version_id;
+        pr->parts++;
+        pr->n += rr.count;
+        return 0;
+    }
+    case DDX_REC_VERSION: {
+        ddx_version_rec v;
+        if ((rc = ddx_version_decode(r->payload, r->len, &v, why, wl)) != 0)
+            return rc;
+        if (v.parts != pr->parts || v.chunks != pr->n || (pr->parts && v.id != pr->version_id) ||
+            v.id != s->sb.next_version) {
+            snprintf(why, wl,
+                     "version record %llu: %u parts / %llu chunks, the recipe before it has "
+                     "%u / %llu",
+                     (unsigned long long)v.id, v.parts, (unsigned long long)v.chunks, pr->parts,
+                     (unsigned long long)pr->n);
+            return DDX_ECORRUPT;
+        }
+        uint64_t *ids = pr->ids;
+        if (!ids && !(ids = malloc(sizeof *ids)))
+            return DDX_ENOMEM;
+        if ((rc = add_version(s, &v, ids)) != 0)
+            return rc;
+        s->sb.next_version = v.id + 1;
+        memset(pr, 0, sizeof *pr);
+        return 0;
+    }
+    case DDX_REC_REMOVE: {
+        if (r->len != 8) {
+            snprintf(why, wl, "remove record: %u bytes, expected 8", r->len);
+            return DDX_ECORRUPT;
+        }
+        uint64_t id = ddx_get64(r->payload);
+        for (size_t i = 0; i < s->nvers; i++)
+            if (s->vers[i].v.id == id && !s->vers[i].removed) {
+                s->vers[i].removed = 1;
+                for (uint64_t k = 0; k < s->vers[i].v.chunks; k++)
+                    s->ch[s->vers[i].ids[k]].refs--;
+                return 0;
+            }
+        snprintf(why, wl, "remove record: no live version %llu", (unsigned long long)id);
+        return DDX_ECORRUPT;
+    }
+    case DDX_REC_FREE: {
+        if (r->len % 8) {
+            snprintf(why, wl, "free record: %u bytes, not whole ids", r->len);
+            return DDX_ECORRUPT;
+        }
+        for (uint32_t i = 0; i < r->len / 8; i++) {
+            uint64_t id = ddx_get64(r->payload + 8 * i);
+            if (id == 0 || id >= s->sb.next_chunk || s->ch[id].ctr == 0 || s->ch[id].refs) {
+                snprintf(why, wl, "free record: chunk %llu is not an unreferenced stored chunk",
+                         (unsigned long long)id);
+                return DDX_ECORRUPT;
+            }
+            s->ch[id].ctr = 0;
+        }
+        s->stale_index = 1;
+        return 0;
+    }
+    case DDX_REC_MOVE: {
+        if (r->len % 16) {
+            snprintf(why, wl, "move record: %u bytes, not whole entries", r->len);
+            return DDX_ECORRUPT;
+        }
+        for (uint32_t i = 0; i < r->len / 16; i++) {
+            uint64_t id = ddx_get64(r->payload + 16 * i);
+            uint32_t ctr = ddx_get32(r->payload + 16 * i + 8);
+            uint32_t off = ddx_get32(r->payload + 16 * i + 12);
+            if (id == 0 || id >= s->sb.next_chunk || s->ch[id].ctr == 0 || ctr == 0 ||
+                off < DDX_CTR_HDR) {
+                snprintf(why, wl, "move record: bad entry for chunk %llu", (unsigned long long)id);
+                return DDX_ECORRUPT;
+            }
+            s->ch[id].ctr = ctr;
+            s->ch[id].off = off;
+        }
+        return 0;
+    }
+    default:
+        break;
+    }
+    (void)at;
+    snprintf(why, wl, "record type %u", r->type);
+    return DDX_ECORRUPT;
+}
+
+/* Roll forward: records after the superblock's commit that are complete and
+ * valid were written by a commit that had already synced its container data
+ * (the commit order), so they are safe to apply; this keeps the newest
+ * commit when only its superblock write was lost. A trailing recipe without
+ * its version record is dropped (that put never committed). */
+static void roll_forward_containers(ddx_store *s)
+{
+    uint32_t ctr = s->sb.open_ctr;
+    uint64_t len = s->sb.open_ctr_len;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr > ctr)
+            ctr = s->ch[id].ctr, len = 0;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr == ctr && (uint64_t)s->ch[id].off + s->ch[id].len > len)
+            len = (uint64_t)s->ch[id].off + s->ch[id].len;
+    s->sb.open_ctr = ctr;
+    s->sb.open_ctr_len = (uint32_t)len;
+}
+
+static int replay(ddx_store *s)
+{
+    struct stat st;
+    if (fstat(s->log_fd, &st))
+        return fail(s, errno, "%s/log: %s", s->meta, strerror(errno));
+    uint64_t end = s->sb.log_end, size = (uint64_t)st.st_size;
+    if (size < end)
+        return fail(s, DDX_ECORRUPT,
+                    "%s/log: %llu bytes, but the superblock commits %llu: the log lost data",
+                    s->meta, (unsigned long long)size, (unsigned long long)end);
+    /* The superblock was decoded with its own next_* fields; replay derives
+     * them again from the records and checks they agree. */
+    ddx_super want = s->sb;
+    s->sb.next_chunk = 1;
+    s->sb.next_version = 1;
+    uint8_t *buf = NULL;
+    if (size) {
+        buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, s->log_fd, 0);
+        if (buf == MAP_FAILED)
+            return fail(s, errno, "%s/log: mmap: %s", s->meta, strerror(errno));
+    }
+    pending_recipe pr = {0};
+    int rc = 0;
+    uint64_t at = 0, lsn = 0;
+    while (at < end) {
+        ddx_rec r;
+        char why[256];
+        rc = ddx_rec_decode(buf + at, end - at, &r, why, sizeof why);
+        if (rc == DDX_EFULL)
+            rc = DDX_ECORRUPT; /* inside the committed region nothing may be torn */
+        if (!rc && r.lsn != lsn) {
+            snprintf(why, sizeof why, "sequence number %llu, expected %llu",
+                     (unsigned long long)r.lsn, (unsigned long long)lsn);
+            rc = DDX_ECORRUPT;
+        }
+        if (!rc)
+            rc = apply(s, &r, &pr, at, why, sizeof why);
+        if (rc) {
+            fail(s, rc, "%s/log: record at offset %llu (lsn %llu): %s", s->meta,
+                 (unsigned long long)at, (unsigned long long)lsn, why);
+            break;
+        }
+        at += r.total;
+        lsn++;
+    }
+    if (!rc && pr.parts)
+        rc = fail(s, DDX_ECORRUPT, "%s/log: committed region ends inside version %llu's recipe",
+                  s->meta, (unsigned long long)pr.version_id);
+    if (!rc && (want.next_chunk != s->sb.next_chunk || want.next_version != s->sb.next_version ||
+                want.next_lsn != lsn))
+        rc = fail(s, DDX_ECORRUPT,
+                  "%s/super: counters (chunk %llu, version %llu, lsn %llu) disagree with the "
+                  "log (%llu, %llu, %llu)",
+                  s->meta, (unsigned long long)want.next_chunk,
+                  (unsigned long long)want.next_version, (unsigned long long)want.next_lsn,
+                  (unsigned long long)s->sb.next_chunk, (unsigned long long)s->sb.next_version,
+                  (unsigned long long)lsn);
+    /* beyond the commit */
+    uint64_t good = at, nfwd = 0;
+    while (!rc && at < size) {
+        ddx_rec r;
+        char why[256];
+        if (ddx_rec_decode(buf + at, size - at, &r, why, sizeof why) || r.lsn != lsn)
+            break;
+        if ((rc = apply(s, &r, &pr, at, why, sizeof why)) != 0) {
+            fail(s, rc, "%s/log: record at offset %llu (lsn %llu) after the last commit: %s",
+                 s->meta, (unsigned long long)at, (unsigned long long)lsn, why);
+            break;
+        }
+        at += r.total;
+        lsn++;
+        if (r.type != DDX_REC_RECIPE) {
+            good = at;
+            nfwd = lsn - want.next_lsn;
+        }
+    }
+    if (buf)
+        munmap(buf, size);
+    free(pr.ids);
+    if (rc)
+        return rc;
+    if (nfwd) {
+        s->sb.log_end = good;
+        s->sb.next_lsn = want.next_lsn + nfwd;
+        roll_forward_containers(s);
+        s->rolled = 1;
+    }
+    s->lsn = s->sb.next_lsn;
+    if (s->stale_index && (rc = index_rebuild(s)) != 0)
+        return fail(s, rc, "rebuilding the index: %s", ddx_strerror(rc));
+    size_t nl = 0;
+    if (nfwd)
+        nl = (size_t)snprintf(s->note, sizeof s->note,
+                              "%s/log: %llu complete records after the last superblock commit "
+                              "recovered (a commit whose superblock write was lost)",
+                              s->meta, (unsigned long long)nfwd);
+    if (size > s->sb.log_end && nl < sizeof s->note)
+        snprintf(s->note + nl, sizeof s->note - nl,
+                 "%s%s/log: %llu bytes after the last commit (an interrupted write) %s",
+                 nl ? "; " : "", s->meta, (unsigned long long)(size - s->sb.log_end),
+                 s->flags & DDX_STORE_WRITE ? "were discarded" : "are ignored");
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------------------------ */
+
+static int cfg_from_super(ddx_store *s)
+{
+    int rc = ddx_chunk_cfg_init(&s->ccfg, (ddx_chunker_kind)s->sb.chunker, s->sb.min, s->sb.avg,
+                                s->sb.max, (int)s->sb.normalization, 0, NULL);
+    if (!rc)
+        rc = ddx_chunk_impl_select(&s->ccfg, NULL, NULL);
+    if (rc)
+        return fail(s, DDX_ECORRUPT, "%s/super: chunker parameters %u/%u/%u rejected", s->meta,
+                    s->sb.min, s->sb.avg, s->sb.max);
+    /* single-message kernel for restore and verify (one chunk at a time) */
+    size_t n;
+    const ddx_hash_impl *all = ddx_hash_impls(&n);
+    s->hash = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].kind == (ddx_hash_kind)s->sb.hash && !all[i].multi &&
+            ddx_hash_impl_usable(&all[i])) {
+            s->hash = &all[i];
+            break;
+        }
+    if (!s->hash && (rc = ddx_hash_impl_select((ddx_hash_kind)s->sb.hash, NULL, &s->hash)) != 0)
+        return fail(s, rc, "no hash implementation");
+    s->fp_size = ddx_hash_size((ddx_hash_kind)s->sb.hash);
+    return 0;
+}
+
+/* Writable open: cut the open container back to its committed length and
+ * remove containers an interrupted put created after it. */
+static int recover_containers(ddx_store *s)
+{
+    DIR *d = opendir(s->datadir);
+    if (!d)
+        return fail(s, errno, "%s: %s", s->datadir, strerror(errno));
+    struct dirent *de;
+    int rc = 0, removed = 0;
+    while ((de = readdir(d)) != NULL) {
+        unsigned id;
+        char tail[8];
+        if (sscanf(de->d_name, "%8x.%3s", &id, tail) != 2 || strcmp(tail, "ctr"))
+            continue;
+        if (id > s->sb.open_ctr) {
+            char p[PATH_MAX];
+            ctr_path(s, id, p, sizeof p);
+            if (ddx_io_get()->unlink(p) && errno != ENOENT) {
+                rc = fail(s, errno, "%s: %s", p, strerror(errno));
+                break;
+            }
+            removed++;
+        }
+    }
+    closedir(d);
+    if (rc)
+        return rc;
+    if (removed && (rc = ddx_io_fsync_dir(s->datadir)) != 0)
+        return fail(s, rc, "%s: fsync: %s", s->datadir, strerror(rc));
+    if (s->sb.open_ctr) {
+        char p[PATH_MAX];
+        ctr_path(s, s->sb.open_ctr, p, sizeof p);
+        int fd = ddx_io_get()->open(p, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0)
+            return fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", p, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) || (uint64_t)st.st_size < s->sb.open_ctr_len) {
+            close(fd);
+            return fail(s, DDX_ECORRUPT, "%s: shorter than its %u committed bytes", p,
+                        s->sb.open_ctr_len);
+        }
+        if ((uint64_t)st.st_size > s->sb.open_ctr_len) {
+            if (ddx_io_get()->ftruncate(fd, s->sb.open_ctr_len) || ddx_io_get()->fdatasync(fd)) {
+                int e = errno;
+                close(fd);
+                return fail(s, e, "%s: truncating to the committed length: %s", p, strerror(e));
+            }
+        }
+        s->ctr_fd = fd;
+        s->ctr_len = s->sb.open_ctr_len;
+        for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+            if (s->ch[id].ctr == s->sb.open_ctr) {
+                int r = 0;
+                if (s->ctr_count == s->open_cap) {
+                    size_t cap = s->open_cap ? s->open_cap * 2 : 256;
+                    uint64_t *n = realloc(s->open_ids, cap * sizeof *n);
+                    if (!n)
+                        r = DDX_ENOMEM;
+                    else
+                        s->open_ids = n, s->open_cap = cap;
+                }
+                if (r)
+                    return r;
+                s->open_ids[s->ctr_count++] = id;
+            }
+    }
+    /* the log: drop what no superblock committed */
+    struct stat st;
+    if (fstat(s->log_fd, &st) == 0 && (uint64_t)st.st_size > s->sb.log_end &&
+        (ddx_io_get()->ftruncate(s->log_fd, (off_t)s->sb.log_end) ||
+         ddx_io_get()->fdatasync(s->log_fd)))
+        return fail(s, errno, "%s/log: truncating the uncommitted tail: %s", s->meta,
+                    strerror(errno));
+    return 0;
+}
+
+int ddx_store_init(const char *dir, const ddx_store_params *p, char *why, size_t wl)
+{
+    char dummy[8];
+    if (!why)
+        why = dummy, wl = sizeof dummy;
+    ddx_store_params d;
+    if (!p) {
+        ddx_store_default_params(&d);
+        p = &d;
+    }
+    if (!dir || !*dir) {
+        snprintf(why, wl, "no store directory given");
+        return DDX_EINVAL;
+    }
+    uint32_t avg = p->avg ? p->avg : 8192;
+    uint32_t min = p->min ? p->min : (p->chunker == DDX_CHUNKER_FIXED ? avg : avg / 4);
+    uint32_t max = p->max ? p->max : (p->chunker == DDX_CHUNKER_FIXED ? avg : avg * 8);
+    ddx_chunk_cfg cc;
+    const char *bad = NULL;
+    if (ddx_chunk_cfg_init(&cc, p->chunker, min, avg, max, p->normalization, 0, &bad)) {
+        snprintf(why, wl, "chunker parameters: %s", bad ? bad : "rejected");
+        return DDX_EINVAL;
+    }
+    uint32_t cb = p->container_bytes ? p->container_bytes : (4u << 20);
+    if (cb < (64u << 10) || cb > (1u << 30) || (unsigned)p->hash > DDX_HASH_SHA256) {
+        snprintf(why, wl, "container size must be 64 KiB..1 GiB");
+        return DDX_EINVAL;
+    }
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        snprintf(why, wl, "%s: %s", dir, strerror(errno));
+        return errno;
+    }
+    DIR *dd = opendir(dir);
+    if (!dd) {
+        snprintf(why, wl, "%s: %s", dir, strerror(errno));
+        return errno;
+    }
+    struct dirent *de;
+    int nonempty = 0;
+    while ((de = readdir(dd)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            nonempty = 1;
+    closedir(dd);
+    if (nonempty) {
+        snprintf(why, wl, "%s: directory is not empty (a store must start empty)", dir);
+        return DDX_EINVAL;
+    }
+    char *meta = p->meta_dir ? strdup(p->meta_dir) : path_join(dir, "meta");
+    char *data = path_join(dir, "data");
+    char *sp = meta ? path_join(meta, "super") : NULL;
+    char *lp = meta ? path_join(meta, "log") : NULL;
+    int rc = meta && data && sp && lp ? 0 : DDX_ENOMEM;
+    if (!rc && mkdir(data, 0755))
+        snprintf(why, wl, "%s: %s", data, strerror(rc = errno));
+    if (!rc && mkdir(meta, 0755) && errno != EEXIST)
+        snprintf(why, wl, "%s: %s", meta, strerror(rc = errno));
+    char absmeta[PATH_MAX];
+    if (!rc && !realpath(meta, absmeta))
+        snprintf(why, wl, "%s: %s", meta, strerror(rc = errno));
+    if (!rc && access(sp, F_OK) == 0) {
+        snprintf(why, wl, "%s: already holds a store's metadata", meta);
+        rc = DDX_EINVAL;
+    }
+    ddx_super sb;
+    memset(&sb, 0, sizeof sb);
+    if (!rc) {
+        int u = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (u < 0 || read(u, sb.uuid, 16) != 16)
+            snprintf(why, wl, "/dev/urandom: %s", strerror(rc = errno ? errno : EIO));
+        if (u >= 0)
+            close(u);
+    }
+    sb.hash = (uint32_t)p->hash;
+    sb.chunker = (uint32_t)p->chunker;
+    sb.min = min, sb.avg = avg, sb.max = max;
+    sb.normalization = (uint32_t)p->normalization;
+    sb.container_bytes = cb;
+    sb.next_chunk = 1, sb.next_version = 1;
+    /* log, then superblock (commit 1, slot 1; slot 0 an invalid commit 0),
+     * then the identity file last: a store without it does not exist yet */
+    if (!rc) {
+        const ddx_io *io = ddx_io_get();
+        int lfd = io->open(lp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int sfd = lfd >= 0 ? io->open(sp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+        if (lfd < 0 || sfd < 0)
+            snprintf(why, wl, "%s: %s", lfd < 0 ? lp : sp, strerror(rc = errno));
+        uint8_t slots[2 * DDX_SUPER_SLOT];
+        memset(slots, 0, sizeof slots);
+        sb.seq = 1;
+        ddx_super_encode(&sb, slots + DDX_SUPER_SLOT);
+        if (!rc && ((rc = ddx_io_pwrite_all(sfd, slots, sizeof slots, 0)) != 0 ||
+                    (io->fsync(sfd) ? (rc = errno) : 0) || (io->fsync(lfd) ? (rc = errno) : 0)))
+            snprintf(why, wl, "%s: %s", sp, strerror(rc));
+        if (lfd >= 0)
+            close(lfd);
+        if (sfd >= 0)
+            close(sfd);
+        if (!rc && (rc = ddx_io_fsync_dir(absmeta)) != 0)
+            snprintf(why, wl, "%s: fsync: %s", absmeta, strerror(rc));
+    }
+    if (!rc && (rc = write_id_file(dir, sb.uuid, absmeta, why, wl)) == 0 &&
+        (rc = ddx_io_fsync_dir(dir)) != 0)
+        snprintf(why, wl, "%s: fsync: %s", dir, strerror(rc));
+    free(meta);
+    free(data);
+    free(sp);
+    free(lp);
+    return rc;
+}
+
+int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, size_t wl)
+{
+    if (!out)
+        return DDX_EINVAL;
+    *out = NULL;
+    ddx_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return DDX_ENOMEM;
+    s->lock_fd = s->super_fd = s->log_fd = s->ctr_fd = -1;
+    s->flags = flags;
+    s->dir = strdup(dir ? dir : "");
+    s->datadir = path_join(s->dir, "data");
+    int rc = s->dir && s->datadir ? 0 : DDX_ENOMEM;
+    uint8_t uuid[16];
+    if (!rc)
+        rc = read_id_file(s, uuid);
+    if (!rc && (flags & DDX_STORE_WRITE)) {
+        char *lp = path_join(s->meta, "lock");
+        s->lock_fd = lp ? open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+        if (s->lock_fd < 0)
+            rc = fail(s, lp ? errno : DDX_ENOMEM, "%s: %s", lp ? lp : "lock", strerror(errno));
+        else if (flock(s->lock_fd, LOCK_EX | LOCK_NB))
+            rc = errno == EWOULDBLOCK
+                     ? fail(s, DDX_ELOCKED, "%s: locked: another ddx is writing to this store",
+                            s->dir)
+                     : fail(s, errno, "%s: flock: %s", lp, strerror(errno));
+        free(lp);
+    }
+    if (!rc) {
+        char *sp = path_join(s->meta, "super"), *lp = path_join(s->meta, "log");
+        int mode = flags & DDX_STORE_WRITE ? O_RDWR : O_RDONLY;
+        if (!sp || !lp)
+            rc = DDX_ENOMEM;
+        if (!rc && (s->super_fd = ddx_io_get()->open(sp, mode | O_CLOEXEC, 0)) < 0)
+            rc = fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", sp, strerror(errno));
+        if (!rc && (s->log_fd = ddx_io_get()->open(lp, mode | O_CLOEXEC, 0)) < 0)
+            rc = fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", lp, strerror(errno));
+        free(sp);
+        free(lp);
+    }
+    if (!rc)
+        rc = super_read(s);
+    if (!rc && memcmp(uuid, s->sb.uuid, 16))
+        rc = fail(s, DDX_ECORRUPT,
+                  "%s/super: belongs to another store (uuid differs from %s/" ID_FILE ")", s->meta,
+                  s->dir);
+    if (!rc)
+        rc = cfg_from_super(s);
+    if (!rc && (rc = ddx_index_create(&s->ix, s->fp_size, 0)) == 0)
+        ddx_index_register(s->ix, &s->it);
+    if (!rc)
+        rc = ensure_chunks(s, 1024);
+    if (!rc)
+        rc = replay(s);
+    if (!rc && (flags & DDX_STORE_WRITE)) {
+        rc = recover_containers(s);
+        if (!rc && s->rolled)
+            rc = super_write(s);
+        if (!rc && !(s->wbuf = malloc(WBUF)))
+            rc = DDX_ENOMEM;
+    }
+    if (rc) {
+        if (why && wl)
+            snprintf(why, wl, "%s", s->err[0] ? s->err : ddx_strerror(rc));
+        ddx_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void ddx_store_close(ddx_store *s)
+{
+    if (!s)
+        return;
+    if (s->ix) {
+        ddx_index_unregister(s->ix, &s->it);
+        ddx_index_destroy(s->ix);
+    }
+    for (size_t i = 0; i < s->nvers; i++)
+        free(s->vers[i].ids);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        free(s->cache[i].data);
+    if (s->ctr_fd >= 0)
+        close(s->ctr_fd);
+    if (s->log_fd >= 0)
+        close(s->log_fd);
+    if (s->super_fd >= 0)
+        close(s->super_fd);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    free(s->vers);
+    free(s->ch);
+    free(s->fp);
+    free(s->wbuf);
+    free(s->lbuf);
+    free(s->synced);
+    free(s->open_ids);
+    free(s->dir);
+    free(s->meta);
+    free(s->datadir);
+    free(s);
+}
+
+/* ---- writing: containers ----------------------------------------------------------------- */
+
+static int wflush(ddx_store *s)
+{
+    if (!s->wlen)
+        return 0;
+    int rc = ddx_io_pwrite_all(s->ctr_fd, s->wbuf, s->wlen, (off_t)(s->ctr_len - s->wlen));
+    if (rc) {
+        char p[PATH_MAX];
+        ctr_path(s, s->sb.open_ctr, p, sizeof p);
+        return fail(s, rc, "%s: write: %s", p, strerror(rc));
+    }
+    s->wlen = 0;
+    return 0;
+}
+
+static int note_synced(ddx_store *s, uint32_t id)
+{
+    if (s->nsynced == s->synced_cap) {
+        size_t cap = s->synced_cap ? s->synced_cap * 2 : 8;
+        uint32_t *n = realloc(s->synced, cap * sizeof *n);
+        if (!n)
+            return DDX_ENOMEM;
+        s->synced = n;
+        s->synced_cap = cap;
+    }
+    s->synced[s->nsynced++] = id;
+    return 0;
+}
+
+/* Seal the open container: descriptor table and trailer after the data.
+ * The chunks' log entries are what counts; the table makes a container
+ * self-describing for verify and for recovery tools. */
+static int seal(ddx_store *s)
+{
+    int rc = wflush(s);
+    if (rc)
+        return rc;
+    uint32_t id = s->sb.open_ctr;
+    size_t n = 0;
+    uint8_t *tab = malloc((size_t)s->ctr_count * DDX_CTR_DESC + DDX_CTR_TRAILER);
+    if (!tab)
+        return DDX_ENOMEM;
+    for (uint32_t i = 0; i < s->ctr_count; i++) {
+        uint64_t c = s->open_ids[i];
+        ddx_ctr_desc d;
+        memset(&d, 0, sizeof d);
+        memcpy(d.fp, s->fp + c * s->fp_size, s->fp_size);
+        d.offset = s->ch[c].off;
+        d.length = s->ch[c].len;
+        d.crc = s->ch[c].crc;
+        ddx_ctr_desc_encode(&d, tab + n * DDX_CTR_DESC);
+        n++;
+    }
+    ddx_ctr_trailer t = {(uint32_t)n, s->ctr_len, ddx_crc32c(0, tab, n * DDX_CTR_DESC)};
+    ddx_ctr_trailer_encode(&t, tab + n * DDX_CTR_DESC);
+    rc = ddx_io_pwrite_all(s->ctr_fd, tab, n * DDX_CTR_DESC + DDX_CTR_TRAILER, (off_t)s->ctr_len);
+    free(tab);
+    if (!rc && ddx_io_get()->fdatasync(s->ctr_fd))
+        rc = errno;
+    if (rc) {
+        char p[PATH_MAX];
+        ctr_path(s, id, p, sizeof p);
+        return fail(s, rc, "%s: sealing: %s", p, strerror(rc));
+    }
+    close(s->ctr_fd);
+    s->ctr_fd = -1;
+    return 0;
+}
+
+static int new_container(ddx_store *s)
+{
+    uint32_t id = s->sb.open_ctr + 1;
+    char p[PATH_MAX];
+    ctr_path(s, id, p, sizeof p);
+    int fd = ddx_io_get()->open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fail(s, errno, "%s: %s", p, strerror(errno));
+    ddx_ctr_hdr h = {id, {0}};
+    memcpy(h.uuid, s->sb.uuid, 16);
+    uint8_t b[DDX_CTR_HDR];
+    ddx_ctr_hdr_encode(&h, b);
+    memcpy(s->wbuf, b, DDX_CTR_HDR);
+    s->ctr_fd = fd;
+    s->sb.open_ctr = id;
+    s->ctr_len = DDX_CTR_HDR;
+    s->wlen = DDX_CTR_HDR;
+    s->ctr_count = 0;
+    s->new_files = 1;
+    return 0;
+}
+
+/* Append chunk id's bytes to the open container; returns its location. */
+static int append_chunk(ddx_store *s, uint64_t id, const uint8_t *p, uint32_t len, uint32_t *ctr,
+                        uint32_t *off)
+{
+    int rc;
+    if (s->ctr_count + 1 > s->open_cap) {
+        size_t cap = s->open_cap ? s->open_cap * 2 : 256;
+        uint64_t *n = realloc(s->open_ids, cap * sizeof *n);
+        if (!n)
+            return DDX_ENOMEM;
+        s->open_ids = n;
+        s->open_cap = cap;
+    }
+    if (s->ctr_fd < 0 || (s->ctr_count && s->ctr_len + len > s->sb.container_bytes)) {
+        if (s->ctr_fd >= 0) {
+            if ((rc = seal(s)) != 0 || (rc = note_synced(s, s->sb.open_ctr)) != 0)
+                return rc;
+        }
+        if ((rc = new_container(s)) != 0)
+            return rc;
+    }
+    *ctr = s->sb.open_ctr;
+    *off = (uint32_t)s->ctr_len;
+    while (len) {
+        size_t take = WBUF - s->wlen < len ? WBUF - s->wlen : len;
+        memcpy(s->wbuf + s->wlen, p, take);
+        s->wlen += take;
+        s->ctr_len += take;
+        p += take;
+        len -= (uint32_t)take;
+        if (s->wlen == WBUF && (rc = wflush(s)) != 0)
+            return rc;
+    }
+    s->open_ids[s->ctr_count++] = id;
+    return 0;
+}
+
+/* ---- writing: log records and the commit ------------------------------------------------- */
+
+static uint8_t *rec_begin(ddx_store *s, uint32_t payload_max)
+{
+    size_t need = s->llen + ddx_rec_size(payload_max);
+    if (need > s->lcap) {
+        size_t cap = s->lcap ? s->lcap : (1u << 16);
+        while (cap < need)
+            cap *= 2;
+        uint8_t *n = realloc(s->lbuf, cap);
+        if (!n)
+            return NULL;
+        s->lbuf = n;
+        s->lcap = cap;
+    }
+    return s->lbuf + s->llen + DDX_REC_HDR;
+}
+
+static void rec_end(ddx_store *s, uint16_t type, uint32_t len)
+{
+    s->llen += ddx_rec_finish(s->lbuf + s->llen, type, s->lsn++, len);
+}
+
+/* The one durable sequence: container data -> sync -> log -> sync ->
+ * superblock slot (seq % 2) -> sync. */
+static int commit(ddx_store *s)
+{
+    int rc;
+    const ddx_io *io = ddx_io_get();
+    /* 1. container data */
+    if (s->ctr_fd >= 0) {
+        if ((rc = wflush(s)) != 0)
+            return rc;
+        if (io->fdatasync(s->ctr_fd))
+            return fail(s, errno, "%s/%08x.ctr: fdatasync: %s", s->datadir, s->sb.open_ctr,
+                        strerror(errno));
+    }
+    /* sealed containers were synced by seal(); new files need their names */
+    if (s->new_files && (rc = ddx_io_fsync_dir(s->datadir)) != 0)
+        return fail(s, rc, "%s: fsync: %s", s->datadir, strerror(rc));
+    s->new_files = 0;
+    s->nsynced = 0;
+    /* 2. log records */
+    if (s->llen) {
+        rc = ddx_io_pwrite_all(s->log_fd, s->lbuf, s->llen, (off_t)s->sb.log_end);
+        if (!rc && io->fdatasync(s->log_fd))
+            rc = errno;
+        if (rc)
+            return fail(s, rc, "%s/log: append at %llu: %s", s->meta,
+                        (unsigned long long)s->sb.log_end, strerror(rc));
+    }
+    /* 3. superblock */
+    ddx_super old = s->sb;
+    s->sb.log_end += s->llen;
+    s->sb.next_lsn = s->lsn;
+    s->sb.open_ctr_len = s->ctr_fd >= 0 ? (uint32_t)s->ctr_len : 0;
+    if (s->ctr_fd < 0 && s->sb.open_ctr) /* sealed and nothing open: keep its length */
+        s->sb.open_ctr_len = old.open_ctr_len;
+    if ((rc = super_write(s)) != 0) {
+        s->sb = old;
+        return rc;
+    }
+    s->llen = 0;
+    return 0;
+}
+
+/* ---- put -------------------------------------------------------------------------------- */
+
+typedef struct put_chunk {
+    uint64_t off;
+    uint32_t len;
+    uint8_t fp[DDX_FP_MAX];
+} put_chunk;
+
+typedef struct collector {
+    pthread_mutex_t mu;
+    put_chunk *v;
+    size_t n, cap;
+    int oom;
+} collector;
+
+static void collect(void *ctx, const ddx_chunk *c)
+{
+    collector *k = ctx;
+    pthread_mutex_lock(&k->mu);
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 4096;
+        put_chunk *n = realloc(k->v, cap * sizeof *n);
+        if (!n) {
+            k->oom = 1;
+            pthread_mutex_unlock(&k->mu);
+            return;
+        }
+        k->v = n;
+        k->cap = cap;
+    }
+    put_chunk *p = &k->v[k->n++];
+    p->off = c->offset;
+    p->len = c->length;
+    memcpy(p->fp, c->fp, DDX_FP_MAX);
+    pthread_mutex_unlock(&k->mu);
+}
+
+static int cmp_off(const void *a, const void *b)
+{
+    const put_chunk *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Chunk and fingerprint n bytes at p with an engine (all cores): the chunk
+ * list in stream order. */
+static int chunk_all(ddx_store *s, const uint8_t *p, size_t n, collector *k)
+{
+    ddx_engine *e;
+    int rc = ddx_engine_create(&e);
+    if (rc)
+        return rc;
+    pthread_mutex_init(&k->mu, NULL);
+    if (!(rc = ddx_engine_set_chunker(e, (ddx_chunker_kind)s->sb.chunker, s->sb.min, s->sb.avg,
+                                      s->sb.max)) &&
+        !(rc = ddx_engine_set_normalization(e, (int)s->sb.normalization)) &&
+        !(rc = ddx_engine_set_hash(e, (ddx_hash_kind)s->sb.hash)) &&
+        !(rc = ddx_engine_set_chunk_callback(e, collect, k)) && !(rc = ddx_engine_open(e)) &&
+        !(rc = ddx_engine_stream_begin(e))) {
+        /* whole batches in place, the rest copied */
+        if (n)
+            rc = ddx_engine_feed_ref(e, p, n, NULL, NULL);
+        int r2 = ddx_engine_stream_end(e);
+        int r3 = ddx_engine_finish(e);
+        rc = rc ? rc : r2 ? r2 : r3;
+    }
+    ddx_engine_close(e);
+    pthread_mutex_destroy(&k->mu);
+    if (!rc && k->oom)
+        rc = DDX_ENOMEM;
+    if (rc)
+        return fail(s, rc, "chunking: %s", ddx_strerror(rc));
+    if (k->n) /* an empty input has no list (and qsort wants a pointer) */
+        qsort(k->v, k->n, sizeof *k->v, cmp_off);
+    return 0;
+}
+
+static int write_guard(ddx_store *s)
+{
+    if (!(s->flags & DDX_STORE_WRITE))
+        return fail(s, DDX_ESTATE, "%s: opened read-only", s->dir);
+    if (s->broken)
+        return fail(s, DDX_ESTATE,
+                    "%s: an earlier write failed on this handle; reopen the store to recover",
+                    s->dir);
+    return 0;
+}
+
+static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n, ddx_put_stats *st,
+                     double t0)
+{
+    collector k = {0};
+    int rc = chunk_all(s, p, n, &k);
+    if (rc) {
+        free(k.v);
+        return rc;
+    }
+    uint32_t number = 1;
+    for (size_t i = 0; i < s->nvers; i++)
+        if (!strcmp(s->vers[i].v.name, name) && s->vers[i].v.number >= number)
+            number = s->vers[i].v.number + 1;
+    uint64_t *ids = malloc((k.n ? k.n : 1) * sizeof *ids);
+    if (!ids) {
+        free(k.v);
+        return DDX_ENOMEM;
+    }
+    /* From here on memory runs ahead of the disk until the commit. */
+    s->broken = 1;
+    uint64_t new_chunks = 0, new_bytes = 0, log0 = s->sb.log_end;
+    size_t fs = s->fp_size;
+    uint8_t *crec = NULL; /* the CHUNKS record being filled */
+    uint32_t ccount = 0, cctr = 0;
+    for (size_t i = 0; i < k.n && !rc; i++) {
+        put_chunk *c = &k.v[i];
+        uint64_t id = index_find(s, c->fp);
+        if (!id) {
+            uint32_t ctr, off;
+            id = s->sb.next_chunk;
+            if ((rc = ensure_chunks(s, id + 1)) != 0 ||
+                (rc = append_chunk(s, id, p + c->off, c->len, &ctr, &off)) != 0)
+                break;
+            if (crec && (ctr != cctr || ccount == 65536)) {
+                ddx_put32(crec + 8, ccount);
+                rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
+                crec = NULL;
+            }
+            if (!crec) {
+                if (!(crec = rec_begin(s, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12)))) {
+                    rc = DDX_ENOMEM;
+                    break;
+                }
+                ddx_put64(crec, s->sb.next_chunk);
+                ddx_put32(crec + 12, ctr);
+                ddx_put16(crec + 16, (uint16_t)fs);
+                ddx_put16(crec + 18, 0);
+                ccount = 0;
+                cctr = ctr;
+            }
+            s->sb.next_chunk++;
+            uint32_t crc = ddx_crc32c(0, p + c->off, c->len);
+            s->ch[id] = (chunk){ctr, off, c->len, crc, 0};
+            memcpy(s->fp + id * fs, c->fp, fs);
+            uint8_t *e = crec + DDX_CHUNKS_HDR + (size_t)ccount * (fs + 12);
+            memcpy(e, c->fp, fs);
+            ddx_put32(e + fs, off);
+            ddx_put32(e + fs + 4, c->len);
+            ddx_put32(e + fs + 8, crc);
+            ccount++;
+            if ((rc = index_put(s, c->fp, id)) != 0)
+                break;
+            new_chunks++;
+            new_bytes += c->len;
+        }
+        ids[i] = id;
+    }
+    if (!rc && crec) {
+        ddx_put32(crec + 8, ccount);
+        rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
+    }
+    ddx_version_rec v;
+    memset(&v, 0, sizeof v);
+    v.id = s->sb.next_version;
+    v.number = number;
+    v.bytes = n;
+    v.chunks = k.n;
+    v.time_ns = now_real_ns();
+    snprintf(v.name, sizeof v.name, "%s", name);
+    /* recipe parts: varint deltas, at most RECIPE_PART ids each */
+    for (size_t i = 0; !rc && i < k.n; i += RECIPE_PART) {
+        uint32_t cnt = (uint32_t)(k.n - i < RECIPE_PART ? k.n - i : RECIPE_PART);
+        uint8_t *r = rec_begin(s, DDX_RECIPE_HDR + cnt * 10u);
+        if (!r) {
+            rc = DDX_ENOMEM;
+            break;
+        }
+        ddx_put64(r, v.id);
+        ddx_put32(r + 8, v.parts);
+        ddx_put32(r + 12, cnt);
+        size_t len = DDX_RECIPE_HDR;
+        uint64_t prev = 0;
+        for (uint32_t j = 0; j < cnt; j++) {
+            len += ddx_varint_delta(r + len, prev, ids[i + j]);
+            prev = ids[i + j];
+        }
+        rec_end(s, DDX_REC_RECIPE, (uint32_t)len);
+        v.parts++;
+    }
+    if (!rc) {
+        uint8_t *r = rec_begin(s, DDX_VERSION_HDR + 255);
+        if (!r)
+            rc = DDX_ENOMEM;
+        else
+            rec_end(s, DDX_REC_VERSION, (uint32_t)ddx_version_encode(&v, r));
+    }
+    free(k.v);
+    s->sb.next_version++; /* the superblock of this commit counts it */
+    if (!rc)
+        rc = commit(s);
+    if (rc) {
+        free(ids);
+        return rc; /* s->broken stays set: the handle is ahead of the disk */
+    }
+    if ((rc = add_version(s, &v, ids)) != 0)
+        return rc;
+    s->broken = 0;
+    if (st) {
+        st->version_id = v.id;
+        st->version = v.number;
+        st->bytes = n;
+        st->chunks = v.chunks;
+        st->new_chunks = new_chunks;
+        st->new_bytes = new_bytes;
+        st->meta_bytes = s->sb.log_end - log0;
+        st->seconds = mono_s() - t0;
+    }
+    return 0;
+}
+
+int ddx_store_put_mem(ddx_store *s, const char *name, const void *p, size_t n, ddx_put_stats *st)
+{
+    if (!s || (!p && n))
+        return DDX_EINVAL;
+    double t0 = mono_s();
+    int rc = write_guard(s);
+    if (rc)
+        return rc;
+    if (!name_ok(name))
+        return fail(s, DDX_EINVAL,
+                    "bad version name '%s': 1..255 bytes, no '@', '/' or control characters",
+                    name ? name : "");
+    return put_bytes(s, name, p, n, st, t0);
+}
+
+int ddx_store_put_fd(ddx_store *s, const char *name, int fd, ddx_put_stats *st)
+{
+    if (!s)
+        return DDX_EINVAL;
+    double t0 = mono_s();
+    int rc = write_guard(s);
+    if (rc)
+        return rc;
+    if (!name_ok(name))
+        return fail(s, DDX_EINVAL,
+                    "bad version name '%s': 1..255 bytes, no '@', '/' or control characters",
+                    name ? name : "");
+    struct stat sst;
+    if (fstat(fd, &sst))
+        return fail(s, errno, "input: %s", strerror(errno));
+    /* A regular file is mapped; anything else (pipe, socket) is spooled to
+     * an unlinked file in the data directory first, then mapped: the input
+     * is read once, and memory stays bounded by the page cache. */
+    int mfd = fd, spool = -1;
+    uint64_t size = (uint64_t)sst.st_size;
+    if (!S_ISREG(sst.st_mode)) {
+        spool = open(s->datadir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (spool < 0)
+            return fail(s, errno, "%s: spool file: %s", s->datadir, strerror(errno));
+        uint8_t *b = malloc(1u << 20);
+        if (!b) {
+            close(spool);
+            return DDX_ENOMEM;
+        }
+        size = 0;
+        for (;;) {
+            ssize_t r = read(fd, b, 1u << 20);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                rc = fail(s, errno, "input: read: %s", strerror(errno));
+                break;
+            }
+            if (r == 0)
+                break;
+            if ((rc = ddx_io_pwrite_all(spool, b, (size_t)r, (off_t)size)) != 0) {
+                fail(s, rc, "%s: spool file: %s", s->datadir, strerror(rc));
+                break;
+            }
+            size += (uint64_t)r;
+        }
+        free(b);
+        if (rc) {
+            close(spool);
+            return rc;
+        }
+        mfd = spool;
+    }
+    const uint8_t *p = NULL;
+    if (size) {
+        p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, mfd, 0);
+        if (p == MAP_FAILED) {
+            rc = fail(s, errno, "input: mmap: %s", strerror(errno));
+            if (spool >= 0)
+                close(spool);
+            return rc;
+        }
+        (void)madvise((void *)p, size, MADV_SEQUENTIAL);
+    }
+    rc = put_bytes(s, name, p, size, st, t0);
+    if (size)
+        munmap((void *)p, size);
+    if (spool >= 0)
+        close(spool);
+    return rc;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static version *find_version(ddx_store *s, const char *name, uint32_t number)
+{
+    version *best = NULL;
+    uint32_t count = 0;
+    for (size_t i = 0; i < s->nvers; i++) {
+        version *v = &s->vers[i];
+        if (v->removed || strcmp(v->v.name, name))
+            continue;
+        count++;
+        if (number ? v->v.number == number : (!best || v->v.number > best->v.number))
+            best = v;
+    }
+    if (!best) {
+        if (number && count)
+            fail(s, DDX_ENOENT, "%s@%u: no such version (%s has %u live version%s)", name, number,
+                 name, count, count == 1 ? "" : "s");
+        else if (number)
+            fail(s, DDX_ENOENT, "%s@%u: no such version", name, number);
+        else
+            fail(s, DDX_ENOENT, "%s: no such name in the store", name);
+    }
+    return best;
+}
+
+/* The bytes of container id, up to its data end, through a small cache of
+ * whole containers: a restore reads each container once while its chunks
+ * are used (DDFS's locality-preserved caching, at container granularity). */
+static int cache_get(ddx_store *s, uint32_t id, const uint8_t **data, size_t *len)
+{
+    cache_ent *victim = &s->cache[0];
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        cache_ent *c = &s->cache[i];
+        if (c->data && c->ctr == id) {
+            c->used = ++s->cache_clock;
+            *data = c->data;
+            *len = c->len;
+            return 0;
+        }
+        if (!c->data || c->used < victim->used)
+            victim = c;
+    }
+    char p[PATH_MAX];
+    ctr_path(s, id, p, sizeof p);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", p, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st)) {
+        close(fd);
+        return fail(s, errno, "%s: %s", p, strerror(errno));
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = malloc(n ? n : 1);
+    int rc = b ? ddx_io_pread_all(fd, b, n, 0) : DDX_ENOMEM;
+    close(fd);
+    if (rc) {
+        free(b);
+        return fail(s, rc, "%s: read: %s", p, rc > 0 ? strerror(rc) : ddx_strerror(rc));
+    }
+    ddx_ctr_hdr h;
+    char why[160];
+    if ((rc = ddx_ctr_hdr_decode(b, n, &h, why, sizeof why)) != 0 ||
+        (h.id != id && (rc = DDX_ECORRUPT)) ||
+        (memcmp(h.uuid, s->sb.uuid, 16) && (rc = DDX_ECORRUPT))) {
+        free(b);
+        return fail(s, rc, "%s: %s", p, h.id != id ? "container id does not match its name" : why);
+    }
+    free(victim->data);
+    victim->data = b;
+    victim->len = n;
+    victim->ctr = id;
+    victim->used = ++s->cache_clock;
+    *data = b;
+    *len = n;
+    return 0;
+}
+
+/* The bytes of chunk id, checked: CRC-32C (cheap, names torn data) and the
+ * fingerprint (the promise). why gets the reason on failure. */
+static int chunk_bytes(ddx_store *s, uint64_t id, const uint8_t **out, char *why, size_t wl)
+{
+    const chunk *c = &s->ch[id];
+    const uint8_t *d;
+    size_t n;
+    int rc = cache_get(s, c->ctr, &d, &n);
+    if (rc) {
+        snprintf(why, wl, "%.300s", s->err);
+        return rc;
+    }
+    if ((uint64_t)c->off + c->len > n) {
+        snprintf(why, wl,
+                 "data/%08x.ctr offset %u (chunk %llu, %u bytes): beyond the file's %zu "
+                 "bytes",
+                 c->ctr, c->off, (unsigned long long)id, c->len, n);
+        return DDX_ECORRUPT;
+    }
+    uint8_t fp[DDX_FP_MAX];
+    ddx_hash_msg m = {d + c->off, c->len};
+    s->hash->batch(&m, 1, fp);
+    if (memcmp(fp, s->fp + id * s->fp_size, s->fp_size)) {
+        snprintf(why, wl, "data/%08x.ctr offset %u (chunk %llu, %u bytes): fingerprint mismatch%s",
+                 c->ctr, c->off, (unsigned long long)id, c->len,
+                 ddx_crc32c(0, d + c->off, c->len) != c->crc ? " (checksum too)" : "");
+        return DDX_ECORRUPT;
+    }
+    *out = d + c->off;
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
+{
+    if (!s || !name)
+        return DDX_EINVAL;
+    version *v = find_version(s, name, number);
+    if (!v)
+        return DDX_ENOENT;
+    size_t cap = 4u << 20, len = 0;
+    uint8_t *out = malloc(cap);
+    if (!out)
+        return DDX_ENOMEM;
+    uint64_t pos = 0;
+    int rc = 0;
+    for (uint64_t i = 0; i < v->v.chunks && !rc; i++) {
+        uint64_t id = v->ids[i];
+        const uint8_t *d;
+        char why[320];
+        if ((rc = chunk_bytes(s, id, &d, why, sizeof why)) != 0) {
+            fail(s, rc, "%s@%u at byte %llu: %s", v->v.name, v->v.number, (unsigned long long)pos,
+                 why);
+            break;
+        }
+        uint32_t l = s->ch[id].len;
+        if (len + l > cap || l > cap) {
+            if (len && (rc = write_all(fd, out, len)) != 0)
+                break;
+            len = 0;
+            if (l > cap) {
+                rc = write_all(fd, d, l);
+                pos += l;
+                continue;
+            }
+        }
+        memcpy(out + len, d, l);
+        len += l;
+        pos += l;
+    }
+    if (!rc && len)
+        rc = write_all(fd, out, len);
+    free(out);
+    if (rc > 0)
+        fail(s, rc, "output: write: %s", strerror(rc));
+    else if (!rc && pos != v->v.bytes)
+        rc = fail(s, DDX_ECORRUPT, "%s@%u: recipe gives %llu bytes, the version has %llu",
+                  v->v.name, v->v.number, (unsigned long long)pos, (unsigned long long)v->v.bytes);
+    return rc;
+}
+
+int ddx_store_version(ddx_store *s, size_t i, ddx_version_info *out)
+{
+    if (!s || !out)
+        return DDX_EINVAL;
+    for (size_t k = 0; k < s->nvers; k++) {
+        if (s->vers[k].removed)
+            continue;
+        if (i-- == 0) {
+            const ddx_version_rec *v = &s->vers[k].v;
+            out->id = v->id;
+            snprintf(out->name, sizeof out->name, "%s", v->name);
+            out->number = v->number;
+            out->bytes = v->bytes;
+            out->chunks = v->chunks;
+            out->time_ns = v->time_ns;
+            return 0;
+        }
+    }
+    return DDX_ENOENT;
+}
+
+int ddx_store_rm(ddx_store *s, const char *name, uint32_t number)
+{
+    if (!s || !name || !number)
+        return DDX_EINVAL;
+    int rc = write_guard(s);
+    if (rc)
+        return rc;
+    version *v = find_version(s, name, number);
+    if (!v)
+        return DDX_ENOENT;
+    uint8_t *r = rec_begin(s, 8);
+    if (!r)
+        return DDX_ENOMEM;
+    ddx_put64(r, v->v.id);
+    rec_end(s, DDX_REC_REMOVE, 8);
+    s->broken = 1;
+    if ((rc = commit(s)) != 0)
+        return rc;
+    s->broken = 0;
+    v->removed = 1;
+    for (uint64_t k = 0; k < v->v.chunks; k++)
+        s->ch[v->ids[k]].refs--;
+    return 0;
+}
+
+int ddx_store_stat(ddx_store *s, ddx_store_stats *st)
+{
+    if (!s || !st)
+        return DDX_EINVAL;
+    memset(st, 0, sizeof *st);
+    for (size_t i = 0; i < s->nvers; i++)
+        if (!s->vers[i].removed) {
+            st->versions++;
+            st->logical_bytes += s->vers[i].v.bytes;
+        }
+    uint64_t ref_bytes = 0;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++) {
+        if (!s->ch[id].ctr)
+            continue;
+        st->chunks++;
+        st->chunk_bytes += s->ch[id].len;
+        if (s->ch[id].refs) {
+            st->referenced_chunks++;
+            ref_bytes += s->ch[id].len;
+        }
+    }
+    st->dedup_ratio = ref_bytes ? (double)st->logical_bytes / (double)ref_bytes : 1.0;
+    DIR *d = opendir(s->datadir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            unsigned id;
+            char tail[8];
+            if (sscanf(de->d_name, "%8x.%3s", &id, tail) != 2 || strcmp(tail, "ctr"))
+                continue;
+            char p[PATH_MAX];
+            struct stat fs;
+            ctr_path(s, id, p, sizeof p);
+            if (stat(p, &fs) == 0) {
+                st->containers++;
+                st->container_bytes += (uint64_t)fs.st_size;
+            }
+        }
+        closedir(d);
+    }
+    st->meta_bytes = s->sb.log_end + 2 * DDX_SUPER_SLOT;
+    st->hash = (ddx_hash_kind)s->sb.hash;
+    st->chunker = (ddx_chunker_kind)s->sb.chunker;
+    st->min = s->sb.min;
+    st->avg = s->sb.avg;
+    st->max = s->sb.max;
+    return 0;
+}
+
+/* ---- verify ------------------------------------------------------------------------------ */
+
+static const ddx_store *sort_store; /* qsort has no context argument */
+static int cmp_loc(const void *a, const void *b)
+{
+    const chunk *x = &sort_store->ch[*(const uint64_t *)a];
+    const chunk *y = &sort_store->ch[*(const uint64_t *)b];
+    if (x->ctr != y->ctr)
+        return x->ctr < y->ctr ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Live chunk ids sorted by (container, offset). Not reentrant (sort_store). */
+static uint64_t *live_ids_by_location(const ddx_store *s, uint64_t *n)
+{
+    uint64_t *ids = malloc((s->sb.next_chunk ? s->sb.next_chunk : 1) * sizeof *ids);
+    if (!ids)
+        return NULL;
+    *n = 0;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr)
+            ids[(*n)++] = id;
+    sort_store = s;
+    qsort(ids, *n, sizeof *ids, cmp_loc);
+    return ids;
+}
+
+int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx, ddx_verify_stats *st)
+{
+    if (!s)
+        return DDX_EINVAL;
+    ddx_verify_stats z;
+    if (!st)
+        st = &z;
+    memset(st, 0, sizeof *st);
+    uint8_t *damaged = calloc(s->sb.next_chunk ? s->sb.next_chunk : 1, 1);
+    if (!damaged)
+        return DDX_ENOMEM;
+    /* chunks in container order, so each container is read once */
+    uint64_t n = 0;
+    uint64_t *ids = live_ids_by_location(s, &n);
+    if (!ids) {
+        free(damaged);
+        return DDX_ENOMEM;
+    }
+    uint32_t last = 0;
+    for (uint64_t j = 0; j < n; j++) {
+        uint64_t id = ids[j];
+        if (s->ch[id].ctr != last) {
+            st->containers++;
+            last = s->ch[id].ctr;
+        }
+        const uint8_t *d;
+        char why[320];
+        st->chunks++;
+        st->bytes += s->ch[id].len;
+        if (!chunk_bytes(s, id, &d, why, sizeof why))
+            continue;
+        damaged[id] = 1;
+        st->damaged_chunks++;
+        char line[1024];
+        size_t ln = (size_t)snprintf(line, sizeof line, "%s", why);
+        int first = 1;
+        for (size_t i = 0; i < s->nvers && ln < sizeof line - 300; i++) {
+            version *v = &s->vers[i];
+            if (v->removed)
+                continue;
+            for (uint64_t k = 0; k < v->v.chunks; k++)
+                if (v->ids[k] == id) {
+                    ln += (size_t)snprintf(line + ln, sizeof line - ln, "%s%s@%u",
+                                           first ? "; in: " : ", ", v->v.name, v->v.number);
+                    first = 0;
+                    break;
+                }
+        }
+        if (first)
+            snprintf(line + ln, sizeof line - ln, "; no live version uses it");
+        if (fn)
+            fn(ctx, line);
+    }
+    free(ids);
+    for (size_t i = 0; i < s->nvers; i++) {
+        version *v = &s->vers[i];
+        if (v->removed)
+            continue;
+        for (uint64_t k = 0; k < v->v.chunks; k++)
+            if (damaged[v->ids[k]]) {
+                st->damaged_versions++;
+                break;
+            }
+    }
+    free(damaged);
+    if (st->damaged_chunks)
+        return fail(s, DDX_ECORRUPT, "%llu damaged chunks in %llu versions",
+                    (unsigned long long)st->damaged_chunks,
+                    (unsigned long long)st->damaged_versions);
+    return 0;
+}
+
+/* ---- gc ---------------------------------------------------------------------------------- */
+
+int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
+{
+    if (!s)
+        return DDX_EINVAL;
+    ddx_gc_stats z;
+    if (!st)
+        st = &z;
+    memset(st, 0, sizeof *st);
+    int rc = write_guard(s);
+    if (rc)
+        return rc;
+    uint32_t nctr = s->sb.open_ctr;
+    uint64_t *live = calloc((size_t)nctr + 1, sizeof *live),
+             *total = calloc((size_t)nctr + 1, sizeof *total);
+    if (!live || !total) {
+        free(live);
+        free(total);
+        return DDX_ENOMEM;
+    }
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++) {
+        chunk *c = &s->ch[id];
+        if (!c->ctr)
+            continue;
+        total[c->ctr] += c->len;
+        if (c->refs)
+            live[c->ctr] += c->len;
+    }
+    /* 1. unreferenced chunks: FREE records */
+    s->broken = 1;
+    uint64_t nfree = 0;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr && !s->ch[id].refs)
+            nfree++;
+    for (uint64_t id = 1, done = 0; id < s->sb.next_chunk && done < nfree && !rc;) {
+        uint32_t cnt = (uint32_t)(nfree - done < 65536 ? nfree - done : 65536);
+        uint8_t *r = rec_begin(s, cnt * 8);
+        if (!r) {
+            rc = DDX_ENOMEM;
+            break;
+        }
+        uint32_t k = 0;
+        for (; id < s->sb.next_chunk && k < cnt; id++)
+            if (s->ch[id].ctr && !s->ch[id].refs) {
+                ddx_put64(r + 8 * k++, id);
+                st->freed_chunks++;
+                st->freed_bytes += s->ch[id].len;
+            }
+        rec_end(s, DDX_REC_FREE, k * 8);
+        done += k;
+    }
+    /* 2. containers less than half live (not the open one): move their live
+     * chunks to the open container */
+    uint32_t open_before = s->sb.open_ctr;
+    uint8_t *mv = NULL;
+    uint32_t nmv = 0;
+    for (uint32_t ctr = 1; ctr < open_before && !rc; ctr++) {
+        if (!total[ctr] || !live[ctr] || live[ctr] * 2 >= total[ctr])
+            continue;
+        st->containers_compacted++;
+        for (uint64_t id = 1; id < s->sb.next_chunk && !rc; id++) {
+            chunk *c = &s->ch[id];
+            if (c->ctr != ctr || !c->refs)
+                continue;
+            const uint8_t *d;
+            char why[320];
+            if ((rc = chunk_bytes(s, id, &d, why, sizeof why)) != 0) {
+                fail(s, rc, "gc: cannot move a damaged chunk: %s", why);
+                break;
+            }
+            uint8_t *copy = malloc(c->len ? c->len : 1); /* the cache may evict d */
+            if (!copy) {
+                rc = DDX_ENOMEM;
+                break;
+            }
+            memcpy(copy, d, c->len);
+            uint32_t nc, no;
+            rc = append_chunk(s, id, copy, c->len, &nc, &no);
+            free(copy);
+            if (rc)
+                break;
+            if (!mv || nmv == 65536) {
+                if (mv)
+                    rec_end(s, DDX_REC_MOVE, nmv * 16);
+                if (!(mv = rec_begin(s, 65536u * 16))) {
+                    rc = DDX_ENOMEM;
+                    break;
+                }
+                nmv = 0;
+            }
+            ddx_put64(mv + 16 * nmv, id);
+            ddx_put32(mv + 16 * nmv + 8, nc);
+            ddx_put32(mv + 16 * nmv + 12, no);
+            nmv++;
+            c->ctr = nc;
+            c->off = no;
+            st->moved_bytes += c->len;
+        }
+        live[ctr] = 0;
+    }
+    if (!rc && mv)
+        rec_end(s, DDX_REC_MOVE, nmv * 16);
+    if (!rc)
+        rc = commit(s);
+    if (rc) {
+        free(live);
+        free(total);
+        return rc;
+    }
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr && !s->ch[id].refs)
+            s->ch[id].ctr = 0;
+    if (st->freed_chunks && (rc = index_rebuild(s)) != 0) {
+        free(live);
+        free(total);
+        return fail(s, rc, "rebuilding the index: %s", ddx_strerror(rc));
+    }
+    s->broken = 0;
+    /* 3. after the commit: delete containers nothing lives in any more */
+    for (uint32_t ctr = 1; ctr < open_before; ctr++) {
+        if (!total[ctr] || live[ctr])
+            continue;
+        char p[PATH_MAX];
+        ctr_path(s, ctr, p, sizeof p);
+        if (ddx_io_get()->unlink(p) == 0)
+            st->containers_removed++;
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (s->cache[i].data && s->cache[i].ctr == ctr) {
+                free(s->cache[i].data);
+                s->cache[i].data = NULL;
+            }
+    }
+    free(live);
+    free(total);
+    if (st->containers_removed)
+        (void)ddx_io_fsync_dir(s->datadir);
+    /* the index still maps freed fingerprints to their old ids: index_find
+     * checks that the id is live, so they are simply new again */
+    return 0;
+}
