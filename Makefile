@@ -230,8 +230,46 @@ microbench: $(BUILD)/microbench
 	    --benchmark_report_aggregates_only=true \
 	    --benchmark_out=results/microbench.json --benchmark_out_format=json
 
+# Fuzz targets of the store's decoders (tests/fuzz/README.md). The regression
+# drivers run each corpus once under $(CC) $(CFLAGS) (ASan+UBSan with SAN=1).
+FUZZ_TARGETS := log container recipe
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
+
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libddx.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer binaries: clang, with the decoders compiled in for coverage.
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LIB_SRC := engine/src/store/store_fmt.c cpu/crc32c.c
+FUZZ_TIME ?= 60
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) engine/src/store/store_fmt.h cpu/crc32c.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) -lisal
+
+## fuzz: build the libFuzzer targets (clang) into BUILD/fuzz/
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+## fuzz-run: run each fuzzer for FUZZ_TIME seconds (default 60) from tests/fuzz/corpus
+fuzz-run: fuzz
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t && \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+	        || exit 1; \
+	done
+
+## store-bench: ddx against restic and borg on versioned /usr snapshots (results/store-bench.json)
+store-bench: all
+	$(Q)python3 harness/store_bench.py --build $(BUILD)
+
 ## tests: build every test program (no run)
-tests: all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/microbench
+tests: all $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN) $(BUILD)/microbench
 
 ## deps: install the Debian packages and the Python test oracle (idempotent)
 deps:
@@ -264,7 +302,7 @@ gpu-bench: all $(BUILD)/tests/test_gpu_backend
 
 ## format-check: check formatting with clang-format
 format-check:
-	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h kernels/common/*.h kernels/cuda/*.h harness/*.c datasets/*.[ch] tests/*.[ch])
+	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h kernels/common/*.h kernels/cuda/*.h harness/*.c datasets/*.[ch] tests/*.[ch] tests/fuzz/*.c)
 
 # print-VAR: the value of a make variable (tests/test_cuda_build.sh)
 print-%:
@@ -278,4 +316,4 @@ clean:
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /  \1\t/' | expand -t 16
 
-.PHONY: all install microbench tests deps demo test check bench gpu-bench format-check clean help
+.PHONY: all install microbench tests deps demo test check bench gpu-bench store-bench fuzz fuzz-run format-check clean help

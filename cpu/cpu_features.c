@@ -98,3 +98,12 @@ void ddx_cpu_describe(unsigned f, char *buf, unsigned long len)
     if (!n)
         snprintf(buf, len, "portable");
 }
+
+void ddx_cpu_clear_upper(void)
+{
+    /* detected, not usable: DDX_CPU_MASK does not stop glibc using AVX */
+#if defined(__x86_64__) || defined(__i386__)
+    if (ddx_cpu_detected() & DDX_CPU_AVX2)
+        __asm__ volatile("vzeroupper" ::: "memory");
+#endif
+}

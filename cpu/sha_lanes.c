@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "cpu_features.h"
 #include "sha_lanes.h"
 
 #define MAX_LANES 4
@@ -30,9 +31,10 @@ void ddx_sha_lanes_one(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t 
 
     for (size_t i = 0; i < n; i++) {
         k->init(st);
+        size_t nt = ddx_sha_pad_tail(msgs[i].p, msgs[i].len, tail);
+        ddx_cpu_clear_upper(); /* pad_tail's memcpy may have dirtied it */
         if (msgs[i].len >= 64)
             k->x1(st, msgs[i].p, msgs[i].len / 64);
-        size_t nt = ddx_sha_pad_tail(msgs[i].p, msgs[i].len, tail);
         k->x1(st, tail, nt);
         k->store(st, out + k->digest * i);
     }
@@ -134,6 +136,7 @@ void ddx_sha_lanes_run(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t 
             if (l->left < run)
                 run = l->left;
         }
+        ddx_cpu_clear_upper(); /* lane_start's memcpy may have dirtied it */
         if (use == 4)
             k->x4(st, src, run);
         else if (use == 2)

@@ -59,6 +59,7 @@ typedef struct opts {
     ddx_backend_kind backend; /* --backend / --gpu */
     int backend_set, gpu;
     int device;
+    const char *store; /* --store DIR */
     const char *json, *csv;
     const char *chunk_impl, *hash_impl; /* --impl chunk=,hash= */
     char impl_spec[256];
@@ -93,6 +94,9 @@ static void usage(FILE *f)
                "                      else an OpenCL GPU, else cpu (docs/gpu.md)\n"
                "  --gpu               the same as --backend auto, saying why if no GPU is used\n"
                "  --device N          device number within the backend (default 0)\n"
+               "  --store DIR         ingest into a persistent store at DIR (created with the\n"
+               "                      chunker and hash options if missing; docs/format.md):\n"
+               "                      each file, or each generation, becomes a version\n"
                "  --no-pin            do not pin workers to cores\n"
                "  --impl chunk=NAME,hash=NAME  pick kernels by name (default: the fastest\n"
                "                      this CPU runs; DDX_CPU_MASK restricts ISAs)\n"
@@ -227,6 +231,7 @@ static void parse_opts(opts *o, int argc, char **argv)
         O_BACKEND,
         O_GPU,
         O_DEVICE,
+        O_STORE,
         O_IMPL,
         O_LIST
     };
@@ -250,6 +255,7 @@ static void parse_opts(opts *o, int argc, char **argv)
         {"backend", required_argument, 0, O_BACKEND},
         {"gpu", no_argument, 0, O_GPU},
         {"device", required_argument, 0, O_DEVICE},
+        {"store", required_argument, 0, O_STORE},
         {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -314,6 +320,9 @@ static void parse_opts(opts *o, int argc, char **argv)
                 die(EXIT_USAGE, "--gpu: conflicts with --backend %s", ddx_backend_name(o->backend));
             o->gpu = 1;
             o->backend = DDX_BACKEND_AUTO;
+            break;
+        case O_STORE:
+            o->store = optarg;
             break;
         case O_DEVICE:
             o->device = (int)parse_uint("--device", optarg, 0, 1023);
@@ -891,6 +900,118 @@ static void check(int rc, const char *what)
         die(1, "%s: %s", what, ddx_strerror(rc));
 }
 
+/* ---- --store: ingest into a persistent store ------------------------------------ */
+
+/* A version name from a path: its last component, with the characters a
+ * name may not hold replaced. */
+static void version_name(const char *path, char *out, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    b = b && b[1] ? b + 1 : path;
+    snprintf(out, n, "%s", !strcmp(path, "-") ? "stdin" : b);
+    for (char *c = out; *c; c++)
+        if (*c == '@' || *c == '/' || (unsigned char)*c < 0x20)
+            *c = '_';
+}
+
+static void run_store(const opts *o, report *r, const inputs *in, uint8_t **gens,
+                      const size_t *gen_len)
+{
+    char why[768], idp[PATH_MAX];
+    struct stat sst;
+    snprintf(idp, sizeof idp, "%s/ddx-store", o->store);
+    int created = 0;
+    if (stat(idp, &sst) != 0) {
+        ddx_store_params p;
+        ddx_store_default_params(&p);
+        p.chunker = o->chunker;
+        p.min = (uint32_t)o->min, p.avg = (uint32_t)o->avg, p.max = (uint32_t)o->max;
+        p.normalization = o->normalization;
+        p.hash = o->hash;
+        if (ddx_store_init(o->store, &p, why, sizeof why))
+            die(1, "--store %s: %s", o->store, why);
+        created = 1;
+    }
+    ddx_store *s;
+    int rc = ddx_store_open(&s, o->store, DDX_STORE_WRITE, why, sizeof why);
+    if (rc)
+        die(1, "--store: %s", why);
+    ddx_put_stats t = {0}, ps;
+    unsigned puts = 0;
+    double t0 = mono_s();
+    if (o->npaths) {
+        for (size_t i = 0; i < in->n; i++) {
+            const char *path = in->v[i].path;
+            int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+            if (fd < 0)
+                die(1, "%s: %s", path, strerror(errno));
+            char name[256];
+            version_name(path, name, sizeof name);
+            if ((rc = ddx_store_put_fd(s, name, fd, &ps)) != 0)
+                die(1, "%s: put: %s", path, ddx_store_errmsg(s));
+            if (fd != STDIN_FILENO)
+                close(fd);
+            t.bytes += ps.bytes, t.chunks += ps.chunks, t.new_chunks += ps.new_chunks;
+            t.new_bytes += ps.new_bytes, t.meta_bytes += ps.meta_bytes, puts++;
+            if (o->verbose)
+                fprintf(stderr, "%s: %s -> %s@%u\n", prog, path, name, ps.version);
+        }
+    } else {
+        for (unsigned i = 0; i < o->gen.generations; i++) {
+            if ((rc = ddx_store_put_mem(s, "dataset", gens[i], gen_len[i], &ps)) != 0)
+                die(1, "dataset: put: %s", ddx_store_errmsg(s));
+            t.bytes += ps.bytes, t.chunks += ps.chunks, t.new_chunks += ps.new_chunks;
+            t.new_bytes += ps.new_bytes, t.meta_bytes += ps.meta_bytes, puts++;
+        }
+    }
+    double wall = mono_s() - t0;
+    ddx_store_stats ss;
+    if (ddx_store_stat(s, &ss))
+        die(1, "--store: stat: %s", ddx_store_errmsg(s));
+    ddx_store_close(s);
+    time_t now = time(NULL);
+    strftime(r->timestamp, sizeof r->timestamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    double refs = (double)t.chunks;
+    printf("ddx %s  ddbench run --store  %s\n", ddx_version_string(), r->timestamp);
+    printf("input      %s\n", r->input_desc);
+    printf("store      %s%s: %s %u/%u/%u, %s, %llu versions, %llu containers (%.1f MiB), "
+           "metadata %.1f MiB\n\n",
+           o->store, created ? " (created)" : "", ddx_chunker_name(ss.chunker), ss.min, ss.avg,
+           ss.max, ddx_hash_name(ss.hash), (unsigned long long)ss.versions,
+           (unsigned long long)ss.containers, ss.container_bytes / 1048576.0,
+           ss.meta_bytes / 1048576.0);
+    printf("versions put     %15u\n", puts);
+    printf("logical bytes    %15llu  (%.1f MiB)\n", (unsigned long long)t.bytes,
+           t.bytes / 1048576.0);
+    printf("new bytes        %15llu  (%.1f MiB written to containers)\n",
+           (unsigned long long)t.new_bytes, t.new_bytes / 1048576.0);
+    printf("chunks           %15llu  (%llu new)\n", (unsigned long long)t.chunks,
+           (unsigned long long)t.new_chunks);
+    printf("dedup ratio      %15.3f  (this run: logical / new bytes)\n",
+           t.new_bytes ? (double)t.bytes / (double)t.new_bytes : 1.0);
+    printf("metadata         %15llu  bytes (%.1f per chunk reference)\n",
+           (unsigned long long)t.meta_bytes, refs > 0 ? t.meta_bytes / refs : 0.0);
+    printf("ingest           %15.3f  s  (%.2f GB/s, every put acknowledged durable)\n", wall,
+           wall > 0 ? t.bytes / wall / 1e9 : 0.0);
+    if (o->json) {
+        FILE *f = !strcmp(o->json, "-") ? stdout : fopen(o->json, "w");
+        if (!f)
+            die(1, "%s: %s", o->json, strerror(errno));
+        fprintf(f,
+                "{\"schema\": \"ddx.store-run/1\", \"timestamp\": \"%s\", \"versions_put\": %u, "
+                "\"logical_bytes\": %llu, \"new_bytes\": %llu, \"chunks\": %llu, "
+                "\"new_chunks\": %llu, \"meta_bytes\": %llu, \"wall_s\": %.6f, "
+                "\"bytes_per_s\": %.1f, \"store_container_bytes\": %llu, "
+                "\"store_meta_bytes\": %llu}\n",
+                r->timestamp, puts, (unsigned long long)t.bytes, (unsigned long long)t.new_bytes,
+                (unsigned long long)t.chunks, (unsigned long long)t.new_chunks,
+                (unsigned long long)t.meta_bytes, wall, wall > 0 ? t.bytes / wall : 0.0,
+                (unsigned long long)ss.container_bytes, (unsigned long long)ss.meta_bytes);
+        if (f != stdout)
+            fclose(f);
+    }
+}
+
 static int cmd_run(int argc, char **argv)
 {
     opts o;
@@ -1005,6 +1126,13 @@ static int cmd_run(int argc, char **argv)
                  total / 1048576.0);
     }
 
+    if (o.store) {
+        if (o.backend != DDX_BACKEND_CPU || o.csv)
+            die(EXIT_USAGE, "--store: runs on the cpu backend and reports text or --json only");
+        ddx_engine_close(e);
+        run_store(&o, &r, &in, gens, gen_len);
+        return 0;
+    }
     rc = ddx_engine_open(e);
     const char *note = ddx_engine_backend_note(e);
     if (rc && *note)

@@ -41,6 +41,11 @@ for B in "$@"; do
         [ -x "$t" ] && tier "$(basename "$t")" "$t"
     done
     tier "test_cli.sh ($B)" tests/test_cli.sh "$B"
+    tier "test_store_cli.sh ($B)" tests/test_store_cli.sh "$B"
+    # The fuzz targets' corpora, each file once (under ASan+UBSan in build/san).
+    for f in log container recipe; do
+        tier "fuzz_$f ($B)" "$B/tests/fuzz_$f" "tests/fuzz/corpus/$f"
+    done
 done
 # The pipeline again on portable kernels only (every ISA masked off).
 tier "test_pipeline (DDX_CPU_MASK=0)" env DDX_CPU_MASK=0 "$1/tests/test_pipeline"

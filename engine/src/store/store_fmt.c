@@ -219,8 +219,16 @@ int ddx_recipe_ids(const ddx_recipe_rec *r, uint64_t *out, char *why, size_t why
             if (shift == 63 && b > 1)
                 return bad(why, why_len, DDX_ECORRUPT, "recipe record: id %u overflows", i);
             z |= (uint64_t)(b & 0x7f) << shift;
-            if (!(b & 0x80))
+            if (!(b & 0x80)) {
+                /* A zero last byte after others only pads the varint. The
+                 * encoder never writes one; refusing it keeps one encoding
+                 * per recipe (the fuzz targets check that ids re-encode to
+                 * the bytes they were decoded from). */
+                if (b == 0 && shift > 0)
+                    return bad(why, why_len, DDX_ECORRUPT,
+                               "recipe record: id %u is not minimally encoded", i);
                 break;
+            }
             shift += 7;
             if (shift > 63)
                 return bad(why, why_len, DDX_ECORRUPT, "recipe record: id %u overflows", i);
@@ -266,8 +274,8 @@ int ddx_version_decode(const uint8_t *p, uint32_t len, ddx_version_rec *v, char 
         return bad(why, why_len, DDX_ECORRUPT, "version record: name length %u in %u bytes", nl,
                    len);
     for (uint16_t i = 0; i < nl; i++)
-        if (p[DDX_VERSION_HDR + i] < 0x20 || p[DDX_VERSION_HDR + i] == '@' ||
-            p[DDX_VERSION_HDR + i] == '/')
+        if (p[DDX_VERSION_HDR + i] < 0x20 || p[DDX_VERSION_HDR + i] == 0x7f ||
+            p[DDX_VERSION_HDR + i] == '@' || p[DDX_VERSION_HDR + i] == '/')
             return bad(why, why_len, DDX_ECORRUPT, "version record: bad byte in name");
     memcpy(v->name, p + DDX_VERSION_HDR, nl);
     v->name[nl] = 0;
