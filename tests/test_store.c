@@ -537,3 +537,84 @@ Test(store, readers_while_a_writer_ingests, .timeout = 300)
     rmrf(tmp);
     free(tmp), free(dir);
 }
+
+/* ---- checkpoints ----------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(store, checkpoints_load_fall_back_and_go_stale_safely)
+{
+    setenv("DDX_CKPT_BYTES", "1", 1); /* one after every commit */
+    char *tmp = mktmp(), *dir = store_path(tmp, "s");
+    char *ck = store_path(dir, "meta/ckpt"), *old = store_path(tmp, "ckpt.old");
+    init_store(dir, NULL, 64u << 10);
+    ddx_store *s = open_store(dir, DDX_STORE_WRITE);
+    size_t n = 1u << 20;
+    uint8_t *v[4];
+    for (unsigned k = 0; k < 4; k++) {
+        v[k] = version_bytes(tu_seed() + 50 * k, k, n);
+        put(s, "k", v[k], n, NULL);
+        if (k == 1)
+            copy_file(ck, old); /* a checkpoint the log has since outgrown */
+    }
+    cr_assert_eq(ddx_store_rm(s, "k", 1), 0);
+    cr_assert_eq(ddx_store_gc(s, NULL), 0, "%s", ddx_store_errmsg(s));
+    ddx_put_stats st;
+    put(s, "k", v[0], n, &st);
+    ddx_store_close(s);
+    unsetenv("DDX_CKPT_BYTES");
+    struct stat sb;
+    cr_assert_eq(stat(ck, &sb), 0, "no checkpoint written");
+
+    /* from the checkpoint alone (it covers the whole log) */
+    s = open_store(dir, DDX_STORE_WRITE);
+    cr_assert_str_empty(ddx_store_recovery_note(s), "%s", ddx_store_recovery_note(s));
+    for (unsigned k = 1; k < 4; k++)
+        check_get(s, "k", k + 1, v[k], n);
+    check_get(s, "k", 5, v[0], n);
+    put(s, "k", v[0], n, &st);
+    cr_assert_eq(st.new_chunks, 0, "the index came back from the checkpoint");
+    ddx_store_close(s);
+
+    /* stale: the old checkpoint plus the log after it */
+    copy_file(old, ck);
+    s = open_store(dir, DDX_STORE_READ);
+    cr_assert_str_empty(ddx_store_recovery_note(s), "%s", ddx_store_recovery_note(s));
+    for (unsigned k = 1; k < 4; k++)
+        check_get(s, "k", k + 1, v[k], n);
+    cr_assert_eq(ddx_store_get(s, "k", 1, 1), DDX_ENOENT, "the rm after it was replayed");
+    ddx_store_close(s);
+
+    /* a flipped byte in the log before the checkpoint: open does not read
+     * that far back any more, verify does */
+    char *log = store_path(dir, "meta/log");
+    flip_byte(log, 200);
+    s = open_store(dir, DDX_STORE_READ);
+    ddx_verify_stats vs;
+    cr_assert_eq(ddx_store_verify(s, NULL, NULL, &vs), DDX_ECORRUPT);
+    cr_assert_eq(vs.damaged_records, 1);
+    cr_assert(strstr(ddx_store_errmsg(s), "1 damaged log records"), "%s", ddx_store_errmsg(s));
+    ddx_store_close(s);
+    flip_byte(log, 200);
+    free(log);
+
+    /* damaged: ignored, the whole log replayed, nothing lost */
+    flip_byte(ck, 100);
+    s = open_store(dir, DDX_STORE_READ);
+    cr_assert(strstr(ddx_store_recovery_note(s), "ckpt: checksum mismatch; replayed the whole log"),
+              "%s", ddx_store_recovery_note(s));
+    for (unsigned k = 1; k < 4; k++)
+        check_get(s, "k", k + 1, v[k], n);
+    check_get(s, "k", 6, v[0], n);
+    ddx_store_close(s);
+    for (unsigned k = 0; k < 4; k++)
+        free(v[k]);
+    free(ck), free(old);
+    rmrf(tmp);
+    free(tmp), free(dir);
+}

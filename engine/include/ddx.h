@@ -388,13 +388,16 @@ typedef struct ddx_gc_stats {
  * than half live, and delete emptied ones. */
 DDX_API DDX_NODISCARD int ddx_store_gc(ddx_store *s, ddx_gc_stats *st);
 
-/* verify: re-read every chunk, recompute its fingerprint. For each damaged
+/* verify: re-read the whole committed log (checksums: a checkpoint means an
+ * open no longer reads all of it) and every chunk, recomputing its
+ * fingerprint. For each damaged record or
  * chunk, fn is called with a line such as "data/00000003.ctr offset 81920
  * (chunk 12, 8211 bytes): fingerprint mismatch; in: docs@2, docs@3". Returns
  * 0 if the store is intact, DDX_ECORRUPT otherwise. */
 typedef void (*ddx_verify_fn)(void *ctx, const char *line);
 typedef struct ddx_verify_stats {
     uint64_t chunks, bytes, damaged_chunks, damaged_versions, containers;
+    uint64_t log_records, damaged_records; /* the committed log, re-read whole */
 } ddx_verify_stats;
 DDX_API DDX_NODISCARD int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx,
                                            ddx_verify_stats *st);

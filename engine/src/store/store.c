@@ -114,8 +114,9 @@ struct ddx_store {
     uint8_t *lbuf;
     size_t llen, lcap;
     uint64_t lsn;
-    int stale_index; /* FREE records left dead ids in the index: rebuild it */
-    int rolled;      /* replay rolled the log forward: commit that on a writable open */
+    int stale_index;   /* FREE records left dead ids in the index: rebuild it */
+    int rolled;        /* replay rolled the log forward: commit that on a writable open */
+    uint64_t ckpt_off; /* log bytes the checkpoint file covers */
     /* where the rolled-forward records start in the log */
     uint64_t rolled_from;
 
@@ -596,7 +597,7 @@ static void roll_forward_containers(ddx_store *s)
     s->sb.open_ctr_len = (uint32_t)len;
 }
 
-static int replay(ddx_store *s)
+static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_super *sbw)
 {
     struct stat st;
     if (fstat(s->log_fd, &st))
@@ -608,9 +609,11 @@ static int replay(ddx_store *s)
                     s->meta, (unsigned long long)size, (unsigned long long)end);
     /* The superblock was decoded with its own next_* fields; replay derives
      * them again from the records and checks they agree. */
-    ddx_super want = s->sb;
-    s->sb.next_chunk = 1;
-    s->sb.next_version = 1;
+    ddx_super want = *sbw;
+    if (!start) { /* else the checkpoint set them */
+        s->sb.next_chunk = 1;
+        s->sb.next_version = 1;
+    }
     uint8_t *buf = NULL;
     if (size) {
         buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, s->log_fd, 0);
@@ -619,7 +622,7 @@ static int replay(ddx_store *s)
     }
     pending_recipe pr = {0};
     int rc = 0;
-    uint64_t at = 0, lsn = 0;
+    uint64_t at = start, lsn = start_lsn;
     while (at < end) {
         ddx_rec r;
         char why[256];
@@ -698,6 +701,246 @@ static int replay(ddx_store *s)
                  "%s%s/log: %llu bytes after the last commit (an interrupted write) %s",
                  nl ? "; " : "", s->meta, (unsigned long long)(size - s->sb.log_end),
                  s->flags & DDX_STORE_WRITE ? "were discarded" : "are ignored");
+    return 0;
+}
+
+/* ---- checkpoints ----------------------------------------------------------------
+ * META/ckpt holds the whole in-memory image as of a commit: chunk table,
+ * versions and recipes (docs/format.md). Open loads it and replays only the
+ * log after it. It is an accelerator, never the only copy: the log is kept
+ * whole, so a missing, damaged or stale checkpoint costs a full replay (and
+ * a note), not data. Written after a commit once the log has grown by
+ * DDX_CKPT_BYTES (default 64 MiB) since the last one: to ckpt.tmp, synced,
+ * renamed over ckpt, directory synced. */
+#define CKPT_HDR 64
+static const char CKPT_MAGIC[8] = {'D', 'D', 'X', 'C', 'K', 'P', 'T', '1'};
+static const char CKPT_END[8] = {'D', 'D', 'X', 'C', 'K', 'E', 'N', 'D'};
+
+static uint64_t ckpt_every(void)
+{
+    const char *e = getenv("DDX_CKPT_BYTES");
+    return e && *e ? strtoull(e, NULL, 0) : (64u << 20);
+}
+
+static int ckpt_write(ddx_store *s)
+{
+    size_t fs = s->fp_size, cap = CKPT_HDR + 12 + (size_t)s->sb.next_chunk * (16 + fs);
+    for (size_t i = 0; i < s->nvers; i++)
+        cap += 1 + 2 + DDX_VERSION_HDR + 255 + (size_t)s->vers[i].v.chunks * 10;
+    uint8_t *b = malloc(cap);
+    if (!b)
+        return DDX_ENOMEM;
+    uint8_t *q = b + CKPT_HDR;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++) {
+        const chunk *c = &s->ch[id];
+        ddx_put32(q, c->ctr), ddx_put32(q + 4, c->off), ddx_put32(q + 8, c->len);
+        ddx_put32(q + 12, c->crc);
+        memcpy(q + 16, s->fp + id * fs, fs);
+        q += 16 + fs;
+    }
+    for (size_t i = 0; i < s->nvers; i++) {
+        const version *v = &s->vers[i];
+        *q++ = (uint8_t)v->removed;
+        size_t vl = ddx_version_encode(&v->v, q + 2);
+        ddx_put16(q, (uint16_t)vl);
+        q += 2 + vl;
+        uint64_t prev = 0; /* a removed version keeps its number, not its recipe */
+        for (uint64_t k = 0; !v->removed && k < v->v.chunks; k++) {
+            q += ddx_varint_delta(q, prev, v->ids[k]);
+            prev = v->ids[k];
+        }
+    }
+    size_t body = (size_t)(q - (b + CKPT_HDR));
+    ddx_put32(q, ddx_crc32c(0, b + CKPT_HDR, body));
+    memcpy(q + 4, CKPT_END, 8);
+    q += 12;
+    memset(b, 0, CKPT_HDR);
+    memcpy(b, CKPT_MAGIC, 8);
+    ddx_put16(b + 8, DDX_FMT_MAJOR), ddx_put16(b + 10, DDX_FMT_MINOR);
+    ddx_put32(b + 12, CKPT_HDR);
+    memcpy(b + 16, s->sb.uuid, 16);
+    ddx_put64(b + 32, s->sb.log_end);
+    ddx_put64(b + 40, s->sb.next_lsn);
+    ddx_put64(b + 48, s->sb.next_chunk);
+    ddx_put32(b + 56, (uint32_t)s->nvers);
+    ddx_put32(b + 60, ddx_crc32c(0, b, 60));
+    char *tmp = path_join(s->meta, "ckpt.tmp"), *fin = path_join(s->meta, "ckpt");
+    const ddx_io *io = ddx_io_get();
+    int rc = tmp && fin ? 0 : DDX_ENOMEM, fd = -1;
+    if (!rc && (fd = io->open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+        rc = errno;
+    if (!rc)
+        rc = ddx_io_pwrite_all(fd, b, (size_t)(q - b), 0);
+    if (!rc && io->fdatasync(fd))
+        rc = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!rc && io->rename(tmp, fin))
+        rc = errno;
+    if (!rc)
+        rc = ddx_io_fsync_dir(s->meta);
+    if (rc && tmp)
+        (void)io->unlink(tmp);
+    else if (!rc)
+        s->ckpt_off = s->sb.log_end;
+    free(tmp), free(fin), free(b);
+    return rc;
+}
+
+/* After a commit: a checkpoint if the log grew enough. Its failure is not
+ * the commit's: the log is complete, so it is noted and retried next time. */
+static void maybe_checkpoint(ddx_store *s)
+{
+    if (s->sb.log_end - s->ckpt_off < ckpt_every())
+        return;
+    int rc = ckpt_write(s);
+    if (rc)
+        snprintf(s->note, sizeof s->note, "%s/ckpt: not written (%s); the log stays complete",
+                 s->meta, rc > 0 ? strerror(rc) : ddx_strerror(rc));
+}
+
+static void image_reset(ddx_store *s)
+{
+    for (size_t i = 0; i < s->nvers; i++)
+        free(s->vers[i].ids);
+    s->nvers = 0;
+    memset(s->ch, 0, s->ch_cap * sizeof *s->ch);
+    ddx_index_unregister(s->ix, &s->it);
+    ddx_index_destroy(s->ix);
+    s->ix = NULL;
+    if (ddx_index_create(&s->ix, s->fp_size, 0) == 0)
+        ddx_index_register(s->ix, &s->it);
+}
+
+/* Load META/ckpt if it is there and sound; *off / *lsn: where the log
+ * replay resumes (0 / 0 without one). why: what was wrong with it. */
+static int ckpt_load(ddx_store *s, uint64_t *off, uint64_t *lsn, char *why, size_t wl)
+{
+    *off = *lsn = 0;
+    why[0] = 0;
+    char *p = path_join(s->meta, "ckpt");
+    if (!p)
+        return DDX_ENOMEM;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    free(p);
+    if (fd < 0)
+        return 0; /* none yet */
+    struct stat st;
+    uint8_t *b = NULL;
+    int rc = 0;
+    size_t n = 0;
+    if (fstat(fd, &st) || st.st_size < CKPT_HDR + 12)
+        snprintf(why, wl, "too short");
+    else if (!(b = malloc(n = (size_t)st.st_size)))
+        rc = DDX_ENOMEM;
+    else if (ddx_io_pread_all(fd, b, n, 0))
+        snprintf(why, wl, "unreadable");
+    close(fd);
+    if (rc || why[0]) {
+        free(b);
+        return rc;
+    }
+    const uint8_t *end = b + n - 12;
+    uint64_t log_off = ddx_get64(b + 32), clsn = ddx_get64(b + 40), nchunk = ddx_get64(b + 48);
+    uint32_t nvers = ddx_get32(b + 56);
+    size_t fs = s->fp_size;
+    if (memcmp(b, CKPT_MAGIC, 8) || ddx_get32(b + 60) != ddx_crc32c(0, b, 60) ||
+        memcmp(end + 4, CKPT_END, 8) ||
+        ddx_get32(end) != ddx_crc32c(0, b + CKPT_HDR, (size_t)(end - b - CKPT_HDR)))
+        snprintf(why, wl, "checksum mismatch");
+    else if (memcmp(b + 16, s->sb.uuid, 16) || ddx_get16(b + 8) != DDX_FMT_MAJOR)
+        snprintf(why, wl, "from another store or format");
+    else if (log_off > s->sb.log_end || nchunk == 0 || nchunk > (uint64_t)n / (16 + fs) + 1)
+        snprintf(why, wl, "covers %llu log bytes, the log commits %llu",
+                 (unsigned long long)log_off, (unsigned long long)s->sb.log_end);
+    if (why[0]) {
+        free(b);
+        return 0;
+    }
+    if ((rc = ensure_chunks(s, nchunk)) != 0) {
+        free(b);
+        return rc;
+    }
+    const uint8_t *q = b + CKPT_HDR;
+    for (uint64_t id = 1; id < nchunk && !why[0]; id++) {
+        if (q + 16 + fs > end) {
+            snprintf(why, wl, "chunk table runs past the end");
+            break;
+        }
+        chunk *c = &s->ch[id];
+        *c = (chunk){ddx_get32(q), ddx_get32(q + 4), ddx_get32(q + 8), ddx_get32(q + 12), 0};
+        memcpy(s->fp + id * fs, q + 16, fs);
+        if (c->ctr && (rc = index_put(s, q + 16, id)) != 0)
+            break;
+        q += 16 + fs;
+    }
+    s->sb.next_chunk = nchunk;
+    s->sb.next_version = 1; /* then one past each version loaded */
+    for (uint32_t i = 0; i < nvers && !why[0] && !rc; i++) {
+        ddx_version_rec v;
+        if (q + 3 > end || q + 3 + ddx_get16(q + 1) > end ||
+            ddx_version_decode(q + 3, ddx_get16(q + 1), &v, why, wl)) {
+            if (!why[0])
+                snprintf(why, wl, "version %u runs past the end", i);
+            break;
+        }
+        int removed = q[0];
+        q += 3 + ddx_get16(q + 1);
+        if (removed) {
+            uint64_t *none = malloc(sizeof *none);
+            if (!none) {
+                rc = DDX_ENOMEM;
+                break;
+            }
+            ddx_version_rec z = v;
+            z.chunks = 0; /* no recipe: add no references */
+            if ((rc = add_version(s, &z, none)) != 0) {
+                free(none);
+                break;
+            }
+            s->vers[s->nvers - 1].removed = 1; /* chunks 0: nothing may walk its ids */
+            s->sb.next_version = v.id + 1;
+            continue;
+        }
+        ddx_recipe_rec rr = {v.id, 0, (uint32_t)v.chunks, q, (uint32_t)(end - q)};
+        uint64_t *ids = malloc((v.chunks ? v.chunks : 1) * sizeof *ids);
+        if (!ids) {
+            rc = DDX_ENOMEM;
+            break;
+        }
+        /* decode exactly v.chunks varints: measure them first */
+        size_t used = 0;
+        for (uint64_t k = 0; k < v.chunks && q + used < end; used++)
+            if (!(q[used] & 0x80))
+                k++;
+        rr.ids_len = (uint32_t)used;
+        if (v.chunks > UINT32_MAX || ddx_recipe_ids(&rr, ids, why, wl)) {
+            free(ids);
+            if (!why[0])
+                snprintf(why, wl, "version %u: bad recipe", i);
+            break;
+        }
+        for (uint64_t k = 0; k < v.chunks; k++)
+            if (ids[k] == 0 || ids[k] >= nchunk || !s->ch[ids[k]].ctr) {
+                snprintf(why, wl, "version %llu uses chunk %llu, not stored",
+                         (unsigned long long)v.id, (unsigned long long)ids[k]);
+                break;
+            }
+        if (why[0] || (rc = add_version(s, &v, ids)) != 0) {
+            free(ids);
+            break;
+        }
+        s->sb.next_version = v.id + 1;
+        q += used;
+    }
+    if (!why[0] && !rc && q != end)
+        snprintf(why, wl, "%zu stray bytes", (size_t)(end - q));
+    free(b);
+    if (rc || why[0])
+        return rc;
+    *off = log_off;
+    *lsn = clsn;
+    s->ckpt_off = log_off;
     return 0;
 }
 
@@ -992,8 +1235,30 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
         ddx_index_register(s->ix, &s->it);
     if (!rc)
         rc = ensure_chunks(s, 1024);
-    if (!rc)
-        rc = replay(s);
+    if (!rc) {
+        uint64_t off = 0, clsn = 0;
+        char cwhy[160];
+        ddx_super sbw = s->sb; /* the superblock's counters, before the checkpoint's */
+        rc = ckpt_load(s, &off, &clsn, cwhy, sizeof cwhy);
+        if (!rc && cwhy[0]) { /* unusable: start over from the log alone */
+            image_reset(s);
+            s->sb.next_chunk = s->sb.next_version = 1;
+            snprintf(s->note, sizeof s->note, "%s/ckpt: %s; replayed the whole log", s->meta, cwhy);
+        }
+        if (!rc)
+            rc = replay(s, off, clsn, &sbw);
+        if (rc == DDX_ECORRUPT && off) { /* the log disagrees with it: trust the log */
+            char first[512];
+            snprintf(first, sizeof first, "%.500s", s->err);
+            image_reset(s);
+            s->ckpt_off = 0;
+            rc = replay(s, 0, 0, &sbw);
+            if (!rc)
+                snprintf(s->note, sizeof s->note,
+                         "%s/ckpt: replaying after it failed (%.200s); replayed the whole log",
+                         s->meta, first);
+        }
+    }
     if (!rc && (flags & DDX_STORE_WRITE)) {
         rc = recover_containers(s);
         if (!rc && s->rolled)
@@ -1544,6 +1809,7 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
     if ((rc = add_version(s, &v, ids)) != 0)
         return rc;
     s->broken = 0;
+    maybe_checkpoint(s);
     if (st) {
         st->version_id = v.id;
         st->version = v.number;
@@ -1990,6 +2256,7 @@ int ddx_store_rm(ddx_store *s, const char *name, uint32_t number)
     v->removed = 1;
     for (uint64_t k = 0; k < v->v.chunks; k++)
         s->ch[v->ids[k]].refs--;
+    maybe_checkpoint(s);
     return 0;
 }
 
@@ -2076,6 +2343,36 @@ int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx, ddx_verify_stats
     if (!st)
         st = &z;
     memset(st, 0, sizeof *st);
+    /* the log: every committed record's checksum and sequence */
+    if (s->sb.log_end) {
+        uint8_t *lb = mmap(NULL, s->sb.log_end, PROT_READ, MAP_PRIVATE, s->log_fd, 0);
+        if (lb == MAP_FAILED)
+            return fail(s, errno, "%s/log: mmap: %s", s->meta, strerror(errno));
+        for (uint64_t at = 0, lsn = 0; at < s->sb.log_end; lsn++) {
+            ddx_rec r;
+            char why[160], line[512];
+            int rc = ddx_rec_decode(lb + at, s->sb.log_end - at, &r, why, sizeof why);
+            if (!rc && r.lsn != lsn) {
+                snprintf(why, sizeof why, "sequence number %llu, expected %llu",
+                         (unsigned long long)r.lsn, (unsigned long long)lsn);
+                rc = DDX_ECORRUPT;
+            }
+            st->log_records++;
+            if (!rc) {
+                at += r.total;
+                continue;
+            }
+            st->damaged_records++;
+            snprintf(line, sizeof line,
+                     "%s/log: record at offset %llu (lsn %llu): %s; the records after it cannot "
+                     "be read",
+                     s->meta, (unsigned long long)at, (unsigned long long)lsn, why);
+            if (fn)
+                fn(ctx, line);
+            break; /* lengths after a bad header mean nothing */
+        }
+        munmap(lb, s->sb.log_end);
+    }
     uint8_t *damaged = calloc(s->sb.next_chunk ? s->sb.next_chunk : 1, 1);
     if (!damaged)
         return DDX_ENOMEM;
@@ -2133,10 +2430,11 @@ int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx, ddx_verify_stats
             }
     }
     free(damaged);
-    if (st->damaged_chunks)
-        return fail(s, DDX_ECORRUPT, "%llu damaged chunks in %llu versions",
-                    (unsigned long long)st->damaged_chunks,
-                    (unsigned long long)st->damaged_versions);
+    if (st->damaged_chunks || st->damaged_records)
+        return fail(
+            s, DDX_ECORRUPT, "%llu damaged chunks in %llu versions, %llu damaged log records",
+            (unsigned long long)st->damaged_chunks, (unsigned long long)st->damaged_versions,
+            (unsigned long long)st->damaged_records);
     return 0;
 }
 
@@ -2281,6 +2579,7 @@ int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
     free(total);
     if (st->containers_removed)
         (void)ddx_io_fsync_dir(s->datadir);
+    maybe_checkpoint(s);
     /* the index still maps freed fingerprints to their old ids: index_find
      * checks that the id is live, so they are simply new again */
     return 0;
