@@ -618,3 +618,32 @@ Test(store, checkpoints_load_fall_back_and_go_stale_safely)
     rmrf(tmp);
     free(tmp), free(dir);
 }
+
+Test(store, gc_leaves_containers_that_open_readers_may_need)
+{
+    char *tmp = mktmp(), *dir = store_path(tmp, "s");
+    init_store(dir, NULL, 64u << 10);
+    ddx_store *w = open_store(dir, DDX_STORE_WRITE);
+    size_t n = 1u << 20;
+    uint8_t *a = version_bytes(tu_seed() + 1, 0, n), *b = version_bytes(tu_seed() + 2, 0, n);
+    put(w, "g", a, n, NULL);
+    put(w, "g", b, n, NULL);
+    ddx_store *r = open_store(dir, DDX_STORE_READ); /* sees g@1 */
+    cr_assert_eq(ddx_store_rm(w, "g", 1), 0);
+    ddx_gc_stats g;
+    cr_assert_eq(ddx_store_gc(w, &g), 0, "%s", ddx_store_errmsg(w));
+    cr_assert_gt(g.freed_chunks, 0);
+    cr_assert_eq(g.containers_removed, 0, "a reader is open");
+    cr_assert(strstr(ddx_store_recovery_note(w), "left for a later gc"), "%s",
+              ddx_store_recovery_note(w));
+    check_get(r, "g", 1, a, n); /* the old version, still readable */
+    ddx_store_close(r);
+    cr_assert_eq(ddx_store_gc(w, &g), 0, "%s", ddx_store_errmsg(w));
+    cr_assert_gt(g.containers_removed, 0, "alone now: the emptied containers go");
+    check_get(w, "g", 2, b, n);
+    cr_assert_eq(ddx_store_verify(w, NULL, NULL, NULL), 0, "%s", ddx_store_errmsg(w));
+    ddx_store_close(w);
+    free(a), free(b);
+    rmrf(tmp);
+    free(tmp), free(dir);
+}

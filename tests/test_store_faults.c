@@ -1326,8 +1326,12 @@ Test(store_faults, enospc_while_sealing, .timeout = 300)
         }
         if (c->kind == K_FDATASYNC && is_ctr(c->rel) && i + 1 < x.dry.n &&
             x.dry.c[i + 1].kind == K_OPEN && is_ctr(x.dry.c[i + 1].rel) && ns < 64) {
-            cr_assert(last_pw[0] && last_pw[1] && !strcmp(cur, c->rel));
-            seals[ns++] = (seal){last_pw[0], last_pw[1], nth[K_FDATASYNC], nth[K_OPEN] + 1};
+            cr_assert(last_pw[1] && !strcmp(cur, c->rel), "call %zu: a seal without a write", i);
+            /* A container whose data was flushed before the put (the put's
+             * first chunk did not fit) is sealed with its table alone: no
+             * data write to fail there, so it is not one of the cases. */
+            if (last_pw[0])
+                seals[ns++] = (seal){last_pw[0], last_pw[1], nth[K_FDATASYNC], nth[K_OPEN] + 1};
         }
     }
     cr_assert_geq(ns, 10, "a 1 MiB put into 64 KiB containers seals %zu", ns);

@@ -385,7 +385,10 @@ typedef struct ddx_gc_stats {
     uint64_t containers_removed, containers_compacted, moved_bytes;
 } ddx_gc_stats;
 /* Drop chunks no live version references; rewrite containers that are less
- * than half live, and delete emptied ones. */
+ * than half live, and delete emptied ones, but only while no other handle
+ * has the store open (readers that opened before the gc may still read the
+ * old locations): otherwise they are deleted by a later gc, and
+ * ddx_store_recovery_note() says so. */
 DDX_API DDX_NODISCARD int ddx_store_gc(ddx_store *s, ddx_gc_stats *st);
 
 /* verify: re-read the whole committed log (checksums: a checkpoint means an

@@ -81,7 +81,8 @@ struct ddx_store {
     char *dir, *meta, *datadir;
     unsigned flags;
     int lock_fd, super_fd, log_fd;
-    int broken; /* a commit failed: no more writes through this handle */
+    int readers_fd; /* META/readers, flock'ed shared while the handle is open */
+    int broken;     /* a commit failed: no more writes through this handle */
     char err[768];
     char note[512];
     ddx_super sb;
@@ -1191,7 +1192,7 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
     ddx_store *s = calloc(1, sizeof *s);
     if (!s)
         return DDX_ENOMEM;
-    s->lock_fd = s->super_fd = s->log_fd = s->ctr_fd = -1;
+    s->lock_fd = s->super_fd = s->log_fd = s->ctr_fd = s->readers_fd = -1;
     s->flags = flags;
     s->dir = strdup(dir ? dir : "");
     s->datadir = path_join(s->dir, "data");
@@ -1199,6 +1200,20 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
     uint8_t uuid[16];
     if (!rc)
         rc = read_id_file(s, uuid);
+    if (!rc) {
+        /* Every handle holds META/readers shared; gc deletes containers only
+         * when it can take it exclusively, i.e. when no other handle (which
+         * may still read a chunk's old location) is open. A metadata
+         * directory this process cannot write still opens, unlocked. */
+        char *rp = path_join(s->meta, "readers");
+        if (rp && (s->readers_fd = open(rp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+            s->readers_fd = open(rp, O_RDONLY | O_CLOEXEC);
+        if (s->readers_fd >= 0 && flock(s->readers_fd, LOCK_SH)) {
+            close(s->readers_fd);
+            s->readers_fd = -1;
+        }
+        free(rp);
+    }
     if (!rc && (flags & DDX_STORE_WRITE)) {
         char *lp = path_join(s->meta, "lock");
         s->lock_fd = lp ? open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
@@ -1298,6 +1313,8 @@ void ddx_store_close(ddx_store *s)
         close(s->super_fd);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
+    if (s->readers_fd >= 0)
+        close(s->readers_fd);
     free(s->vers);
     free(s->ch);
     free(s->fp);
@@ -2144,6 +2161,71 @@ static int asm_read(ddx_store *s, fd_cache *fc, const asm_ref *r, size_t n, uint
     return 0;
 }
 
+/* Two windows in flight: a reader thread fills one (preads) while the
+ * caller's thread fingerprints and writes the other. */
+typedef struct asm_win {
+    uint8_t *buf;
+    asm_ref *refs;
+    size_t n, used;
+    int full, rc;
+    char err[768];
+} asm_win;
+
+typedef struct asm_job {
+    ddx_store *s;
+    const version *v;
+    const uint64_t *pos;
+    size_t wcap, maxn;
+    uint8_t *range;
+    fd_cache fc;
+    asm_win w[2];
+    int stop, done; /* stop: the writer gave up; done: the reader has no more */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} asm_job;
+
+static void *asm_reader(void *arg)
+{
+    asm_job *j = arg;
+    ddx_store *s = j->s;
+    const version *v = j->v;
+    uint64_t nch = v->v.chunks;
+    for (uint64_t k = 0, slot = 0; k < nch; slot ^= 1) {
+        asm_win *w = &j->w[slot];
+        pthread_mutex_lock(&j->mu);
+        while (w->full && !j->stop)
+            pthread_cond_wait(&j->cv, &j->mu);
+        int stop = j->stop;
+        pthread_mutex_unlock(&j->mu);
+        if (stop)
+            break;
+        w->n = w->used = 0;
+        for (; k < nch && w->n < j->maxn; k++) {
+            uint32_t l = s->ch[v->ids[k]].len;
+            if (w->n && w->used + l > j->wcap)
+                break;
+            w->refs[w->n++] = (asm_ref){k, v->ids[k], w->used};
+            w->used += l;
+        }
+        sort_store = s; /* only this thread sorts while a get runs */
+        qsort(w->refs, w->n, sizeof *w->refs, cmp_ref);
+        w->rc = asm_read(s, &j->fc, w->refs, w->n, w->buf, j->range, v, j->pos);
+        if (w->rc)
+            snprintf(w->err, sizeof w->err, "%s", s->err);
+        pthread_mutex_lock(&j->mu);
+        w->full = 1;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+        if (w->rc)
+            break;
+    }
+    pthread_mutex_lock(&j->mu);
+    j->done = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
 int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
 {
     if (!s || !name)
@@ -2155,58 +2237,92 @@ int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
     if (ddx_hash_impl_select((ddx_hash_kind)s->sb.hash, NULL, &hb))
         hb = s->hash;
     uint64_t nch = v->v.chunks;
-    size_t wcap = ASM_BYTES > s->sb.max ? ASM_BYTES : s->sb.max;
-    size_t maxn = wcap / (s->sb.min > 1 ? s->sb.min - 1 : 1) + 2;
-    uint8_t *win = malloc(wcap), *range = malloc(ASM_RANGE), *fp = malloc(maxn * DDX_FP_MAX);
-    asm_ref *refs = malloc(maxn * sizeof *refs);
-    ddx_hash_msg *msgs = malloc(maxn * sizeof *msgs);
-    uint64_t *pos = malloc((nch ? nch : 1) * sizeof *pos); /* byte offset of each chunk */
-    fd_cache fc;
-    memset(&fc, 0, sizeof fc);
+    asm_job j;
+    memset(&j, 0, sizeof j);
+    j.s = s;
+    j.v = v;
+    j.wcap = ASM_BYTES > s->sb.max ? ASM_BYTES : s->sb.max;
+    j.maxn = j.wcap / (s->sb.min > 1 ? s->sb.min - 1 : 1) + 2;
     for (int i = 0; i < ASM_FDS; i++)
-        fc.fd[i] = -1;
-    int rc = win && range && fp && refs && msgs && pos ? 0 : DDX_ENOMEM;
+        j.fc.fd[i] = -1;
+    uint64_t *pos = malloc((nch ? nch : 1) * sizeof *pos); /* byte offset of each chunk */
+    uint8_t *fp = malloc(j.maxn * DDX_FP_MAX);
+    ddx_hash_msg *msgs = malloc(j.maxn * sizeof *msgs);
+    j.range = malloc(ASM_RANGE);
+    int rc = pos && fp && msgs && j.range ? 0 : DDX_ENOMEM;
+    for (int i = 0; i < 2 && !rc; i++) {
+        j.w[i].buf = malloc(j.wcap);
+        j.w[i].refs = malloc(j.maxn * sizeof *j.w[i].refs);
+        if (!j.w[i].buf || !j.w[i].refs)
+            rc = DDX_ENOMEM;
+    }
     uint64_t at = 0;
     for (uint64_t k = 0; k < nch && !rc; k++) {
         pos[k] = at;
         at += s->ch[v->ids[k]].len;
     }
-    for (uint64_t k = 0; k < nch && !rc;) {
-        size_t n = 0, used = 0;
-        for (; k < nch && n < maxn; k++) {
-            uint32_t l = s->ch[v->ids[k]].len;
-            if (n && used + l > wcap)
-                break;
-            refs[n] = (asm_ref){k, v->ids[k], used};
-            used += l;
-            n++;
-        }
-        sort_store = s;
-        qsort(refs, n, sizeof *refs, cmp_ref);
-        if ((rc = asm_read(s, &fc, refs, n, win, range, v, pos)) != 0)
+    j.pos = pos;
+    pthread_t th;
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    int started = !rc && pthread_create(&th, NULL, asm_reader, &j) == 0;
+    if (!rc && !started)
+        rc = DDX_ETHREAD;
+    char err[768] = "";
+    for (int slot = 0; !rc && started; slot ^= 1) {
+        asm_win *w = &j.w[slot];
+        pthread_mutex_lock(&j.mu);
+        while (!w->full && !j.done)
+            pthread_cond_wait(&j.cv, &j.mu);
+        int have = w->full;
+        pthread_mutex_unlock(&j.mu);
+        if (!have)
+            break; /* the reader finished */
+        if (w->rc) {
+            rc = w->rc;
+            snprintf(err, sizeof err, "%s", w->err);
             break;
-        for (size_t i = 0; i < n; i++)
-            msgs[i] = (ddx_hash_msg){win + refs[i].dest, s->ch[refs[i].id].len};
-        hb->batch(msgs, n, fp);
-        for (size_t i = 0; i < n && !rc; i++) {
-            uint64_t id = refs[i].id;
+        }
+        for (size_t i = 0; i < w->n; i++)
+            msgs[i] = (ddx_hash_msg){w->buf + w->refs[i].dest, s->ch[w->refs[i].id].len};
+        hb->batch(msgs, w->n, fp);
+        for (size_t i = 0; i < w->n && !rc; i++) {
+            uint64_t id = w->refs[i].id;
             if (memcmp(fp + i * s->fp_size, s->fp + id * s->fp_size, s->fp_size)) {
                 const chunk *c = &s->ch[id];
-                rc = fail(s, DDX_ECORRUPT,
-                          "%s@%u at byte %llu: data/%08x.ctr offset %u (chunk %llu, %u bytes): "
-                          "fingerprint mismatch%s",
-                          v->v.name, v->v.number, (unsigned long long)pos[refs[i].k], c->ctr,
-                          c->off, (unsigned long long)id, c->len,
-                          ddx_crc32c(0, msgs[i].p, c->len) != c->crc ? " (checksum too)" : "");
+                rc = DDX_ECORRUPT;
+                snprintf(err, sizeof err,
+                         "%s@%u at byte %llu: data/%08x.ctr offset %u (chunk %llu, %u bytes): "
+                         "fingerprint mismatch%s",
+                         v->v.name, v->v.number, (unsigned long long)pos[w->refs[i].k], c->ctr,
+                         c->off, (unsigned long long)id, c->len,
+                         ddx_crc32c(0, msgs[i].p, c->len) != c->crc ? " (checksum too)" : "");
             }
         }
-        if (!rc && (rc = write_all(fd, win, used)) != 0)
-            fail(s, rc, "output: write: %s", strerror(rc));
+        if (!rc && (rc = write_all(fd, w->buf, w->used)) != 0)
+            snprintf(err, sizeof err, "output: write: %s", strerror(rc));
+        pthread_mutex_lock(&j.mu);
+        w->full = 0;
+        pthread_cond_broadcast(&j.cv);
+        pthread_mutex_unlock(&j.mu);
     }
+    if (started) {
+        pthread_mutex_lock(&j.mu);
+        j.stop = 1;
+        pthread_cond_broadcast(&j.cv);
+        pthread_mutex_unlock(&j.mu);
+        pthread_join(th, NULL);
+    }
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
     for (int i = 0; i < ASM_FDS; i++)
-        if (fc.fd[i] >= 0)
-            close(fc.fd[i]);
-    free(win), free(range), free(fp), free(refs), free(msgs), free(pos);
+        if (j.fc.fd[i] >= 0)
+            close(j.fc.fd[i]);
+    for (int i = 0; i < 2; i++)
+        free(j.w[i].buf), free(j.w[i].refs);
+    free(j.range), free(fp), free(msgs), free(pos);
+    if (rc && err[0]) /* the reader thread is gone: s->err is ours again */
+        fail(s, rc, "%s", err);
     if (!rc && at != v->v.bytes)
         rc = fail(s, DDX_ECORRUPT, "%s@%u: recipe gives %llu bytes, the version has %llu",
                   v->v.name, v->v.number, (unsigned long long)at, (unsigned long long)v->v.bytes);
@@ -2557,8 +2673,14 @@ int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
         return fail(s, rc, "rebuilding the index: %s", ddx_strerror(rc));
     }
     s->broken = 0;
-    /* 3. after the commit: delete containers nothing lives in any more */
-    for (uint32_t ctr = 1; ctr < open_before; ctr++) {
+    /* 3. after the commit: delete containers nothing lives in any more, if
+     * no other handle is open (it may still read chunks where they were);
+     * otherwise a later gc deletes them */
+    int alone = s->readers_fd >= 0 && flock(s->readers_fd, LOCK_EX | LOCK_NB) == 0;
+    if (!alone)
+        snprintf(s->note, sizeof s->note,
+                 "gc: other handles are open: emptied containers are left for a later gc");
+    for (uint32_t ctr = 1; alone && ctr < open_before; ctr++) {
         /* total 0 too: emptied by an earlier gc that did not get to delete
          * it (unlink failed; a crash, or a failed superblock write rolled
          * forward, after its commit): skipped, it leaked for good. One
@@ -2575,6 +2697,8 @@ int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
                 s->cache[i].data = NULL;
             }
     }
+    if (s->readers_fd >= 0)
+        (void)flock(s->readers_fd, LOCK_SH); /* back to an ordinary handle */
     free(live);
     free(total);
     if (st->containers_removed)
