@@ -203,7 +203,7 @@ $(BUILD)/ddx-datagen: $(BUILD)/obj/datasets/datagen_main.o $(DATA_LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libddx.a $(DATA_LIB_OBJ) tests/testutil.h
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libddx.a $(DATA_LIB_OBJ) tests/testutil.h tests/store_testutil.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(DATA_LIB_OBJ) $(BUILD)/libddx.a -lcriterion $(LDFLAGS) $(LDLIBS)
@@ -302,7 +302,7 @@ gpu-bench: all $(BUILD)/tests/test_gpu_backend
 
 ## format-check: check formatting with clang-format
 format-check:
-	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h kernels/common/*.h kernels/cuda/*.h harness/*.c datasets/*.[ch] tests/*.[ch] tests/fuzz/*.c)
+	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h kernels/common/*.h kernels/cuda/*.h harness/*.[ch] datasets/*.[ch] tests/*.[ch] tests/fuzz/*.c)
 
 # print-VAR: the value of a make variable (tests/test_cuda_build.sh)
 print-%:

@@ -25,9 +25,10 @@ unsigned ddx_cpu_detected(void);
  * has them. The SHA-NI kernels are legacy-SSE code (SHA-NI has no VEX form,
  * and must run on CPUs without AVX); on Zen 4 they run 3.4x slower while an
  * upper half is dirty, and glibc's EVEX memcpy/memset leave it dirty (they
- * use ymm16-31 and skip VZEROUPPER, which costs nothing on Intel). Measured:
- * restoring a 785 MiB version hashed at 0.98 GB/s without this, 3.3 GB/s
- * with it. Call it right before legacy-SSE kernels. */
+ * use ymm16-31 and skip VZEROUPPER, which costs nothing on Intel). Measured
+ * on `ddx get` of a 785 MiB version (docs/benchmarks.md, store section): its
+ * hashing ran at 0.98 GB/s without this, 3.3 GB/s with it. Call it right
+ * before legacy-SSE kernels. */
 void ddx_cpu_clear_upper(void);
 
 /* "sse41,shani,avx2,avx512,avx512vbmi" style list of a feature set. */

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_size.h"
 #include "ddx.h"
 
 #define EXIT_USAGE 2
@@ -136,25 +137,10 @@ static void cmd_usage(FILE *f, const command *c)
 
 static uint64_t parse_size(const char *opt, const char *s)
 {
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
+    uint64_t v;
+    if (ddx_cli_size(s, &v))
         die(EXIT_USAGE, "%s: expected a size such as 8192 or 8K, got '%s'", opt, s);
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1024ull * 1024 * 1024, end++;
-    if (*end == 'i' && mul > 1)
-        end++;
-    if (*end == 'B' && mul > 1)
-        end++;
-    if (errno || end == s || *end || v > UINT64_MAX / mul)
-        die(EXIT_USAGE, "%s: expected a size such as 8192 or 8K, got '%s'", opt, s);
-    return v * mul;
+    return v;
 }
 
 /* A version name as the store accepts it; NULL if fine, else why not. */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "chunk_impl.h"
+#include "cli_size.h"
 #include "ddx.h"
 #include "ddx_dev.h"
 #include "gpu.h"
@@ -35,16 +36,8 @@ static void die(const char *fmt, const char *a, const char *b)
 
 static uint64_t parse_size(const char *opt, const char *s)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end == 'K')
-        v <<= 10, end++;
-    else if (*end == 'M')
-        v <<= 20, end++;
-    else if (*end == 'G')
-        v <<= 30, end++;
-    if (errno || end == s || *end || *s == '-')
+    uint64_t v;
+    if (ddx_cli_size(s, &v))
         die("%s: expected a size such as 256M, got '%s'", opt, s);
     return v;
 }

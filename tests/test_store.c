@@ -19,6 +19,7 @@
 #include "crc32c.h"
 #include "ddx.h"
 #include "store_fmt.h"
+#include "store_testutil.h"
 #include "testutil.h"
 
 static char *mktmp(void)
@@ -42,65 +43,11 @@ static char *store_path(const char *tmp, const char *sub)
     return p;
 }
 
-/* Version k of a test stream: a base of mixed classes with k small edits,
- * so consecutive versions share most chunks. */
-static uint8_t *version_bytes(uint64_t seed, unsigned k, size_t n)
-{
-    uint8_t *p = tu_xmalloc(n);
-    size_t q = n / 4;
-    tu_fill(p, q, TU_RANDOM, seed);
-    tu_fill(p + q, q, TU_TEXT, seed + 1);
-    tu_fill(p + 2 * q, q, TU_REAL, seed + 2);
-    tu_fill(p + 3 * q, n - 3 * q, TU_RANDOM, seed + 3);
-    uint64_t s = seed ^ 0xabcdef;
-    for (unsigned i = 0; i < k; i++) {
-        size_t at = tu_splitmix(&s) % n, len = 1 + tu_splitmix(&s) % 3000;
-        for (size_t j = at; j < at + len && j < n; j++)
-            p[j] = (uint8_t)tu_splitmix(&s);
-    }
-    return p;
-}
-
-static void init_store(const char *dir, const char *meta, uint32_t container)
-{
-    ddx_store_params p;
-    ddx_store_default_params(&p);
-    p.meta_dir = meta;
-    if (container)
-        p.container_bytes = container;
-    char why[512];
-    int rc = ddx_store_init(dir, &p, why, sizeof why);
-    cr_assert_eq(rc, 0, "init %s: %s", dir, why);
-}
-
-static ddx_store *open_store(const char *dir, unsigned flags)
-{
-    ddx_store *s;
-    char why[512];
-    int rc = ddx_store_open(&s, dir, flags, why, sizeof why);
-    cr_assert_eq(rc, 0, "open %s: %s (%s)", dir, ddx_strerror(rc), why);
-    return s;
-}
-
-/* Restore name@n into memory and compare with want. */
-static void check_get(ddx_store *s, const char *name, uint32_t n, const uint8_t *want, size_t len)
-{
-    char path[] = "/tmp/ddx-get-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    unlink(path);
-    int rc = ddx_store_get(s, name, n, fd);
-    cr_assert_eq(rc, 0, "get %s@%u: %s (%s)", name, n, ddx_strerror(rc), ddx_store_errmsg(s));
-    struct stat st;
-    cr_assert_eq(fstat(fd, &st), 0);
-    cr_assert_eq((size_t)st.st_size, len, "get %s@%u: %lld bytes, want %zu", name, n,
-                 (long long)st.st_size, len);
-    uint8_t *got = tu_xmalloc(len);
-    cr_assert_eq(pread(fd, got, len, 0), (ssize_t)len);
-    cr_assert(len == 0 || memcmp(got, want, len) == 0, "get %s@%u: bytes differ", name, n);
-    free(got);
-    close(fd);
-}
+/* This file's names for the shared helpers (store_testutil.h). */
+#define version_bytes stu_version_bytes
+#define init_store stu_init
+#define open_store(dir, flags) stu_open(dir, flags, "")
+#define check_get(s, name, n, want, len) stu_check_get(s, name, n, want, len, "")
 
 static void put(ddx_store *s, const char *name, const uint8_t *p, size_t n, ddx_put_stats *st)
 {

@@ -34,6 +34,7 @@
 
 #include "ddx.h"
 #include "store_io.h"
+#include "store_testutil.h"
 #include "testutil.h"
 
 /* ---- the injecting, tracing I/O table ------------------------------------------ */
@@ -539,22 +540,10 @@ static void append_junk(const char *dir, const char *rel, size_t n, uint64_t see
 
 /* Version k of a test stream: a base of mixed classes with k small edits,
  * so consecutive versions share most chunks (as in test_store.c). */
-static uint8_t *version_bytes(uint64_t seed, unsigned k, size_t n)
-{
-    uint8_t *p = tu_xmalloc(n);
-    size_t q = n / 4;
-    tu_fill(p, q, TU_RANDOM, seed);
-    tu_fill(p + q, q, TU_TEXT, seed + 1);
-    tu_fill(p + 2 * q, q, TU_REAL, seed + 2);
-    tu_fill(p + 3 * q, n - 3 * q, TU_RANDOM, seed + 3);
-    uint64_t s = seed ^ 0xabcdef;
-    for (unsigned i = 0; i < k; i++) {
-        size_t at = tu_splitmix(&s) % n, len = 1 + tu_splitmix(&s) % 3000;
-        for (size_t j = at; j < at + len && j < n; j++)
-            p[j] = (uint8_t)tu_splitmix(&s);
-    }
-    return p;
-}
+#define version_bytes stu_version_bytes
+#define init_store(dir, container) stu_init(dir, NULL, container)
+#define open_store stu_open
+#define check_get stu_check_get
 
 /* Bytes the store has never seen: every chunk new. */
 static uint8_t *unique_bytes(uint64_t seed, size_t n)
@@ -564,51 +553,10 @@ static uint8_t *unique_bytes(uint64_t seed, size_t n)
     return p;
 }
 
-static void init_store(const char *dir, uint32_t container)
-{
-    ddx_store_params p;
-    ddx_store_default_params(&p);
-    p.container_bytes = container;
-    char why[512];
-    int rc = ddx_store_init(dir, &p, why, sizeof why);
-    cr_assert_eq(rc, 0, "init %s: %s", dir, why);
-}
-
-static ddx_store *open_store(const char *dir, unsigned flags, const char *what)
-{
-    ddx_store *s;
-    char why[512];
-    int rc = ddx_store_open(&s, dir, flags, why, sizeof why);
-    cr_assert_eq(rc, 0, "%s: open %s: %s (%s)", what, dir, ddx_strerror(rc), why);
-    return s;
-}
-
 static void put(ddx_store *s, const char *name, const uint8_t *p, size_t n, const char *what)
 {
     int rc = ddx_store_put_mem(s, name, p, n, NULL);
     cr_assert_eq(rc, 0, "%s: put %s: %s (%s)", what, name, ddx_strerror(rc), ddx_store_errmsg(s));
-}
-
-/* Restore name@n and compare with want. */
-static void check_get(ddx_store *s, const char *name, uint32_t n, const uint8_t *want, size_t len,
-                      const char *what)
-{
-    char path[] = "/tmp/ddx-faults-get-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    unlink(path);
-    int rc = ddx_store_get(s, name, n, fd);
-    cr_assert_eq(rc, 0, "%s: get %s@%u: %s (%s)", what, name, n, ddx_strerror(rc),
-                 ddx_store_errmsg(s));
-    struct stat st;
-    cr_assert_eq(fstat(fd, &st), 0);
-    cr_assert_eq((size_t)st.st_size, len, "%s: get %s@%u: %lld bytes, want %zu", what, name, n,
-                 (long long)st.st_size, len);
-    uint8_t *got = tu_xmalloc(len);
-    cr_assert_eq(pread(fd, got, len, 0), (ssize_t)len);
-    cr_assert_eq(memcmp(got, want, len), 0, "%s: get %s@%u: bytes differ", what, name, n);
-    free(got);
-    close(fd);
 }
 
 typedef struct want {

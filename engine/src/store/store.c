@@ -107,9 +107,7 @@ struct ddx_store {
     uint32_t ctr_count;
     uint64_t *open_ids; /* chunks of the open container, in order: its descriptor table */
     size_t open_cap;
-    int new_files;    /* files created since the last commit: fsync the directory */
-    uint32_t *synced; /* containers written since the last commit (sealed ones) */
-    size_t nsynced, synced_cap;
+    int new_files; /* files created since the last commit: fsync the directory */
 
     /* pending log records of the current operation */
     uint8_t *lbuf;
@@ -426,8 +424,7 @@ typedef struct pending_recipe {
     uint64_t n, cap;
 } pending_recipe;
 
-static int apply(ddx_store *s, const ddx_rec *r, pending_recipe *pr, uint64_t at, char *why,
-                 size_t wl)
+static int apply(ddx_store *s, const ddx_rec *r, pending_recipe *pr, char *why, size_t wl)
 {
     int rc;
     switch (r->type) {
@@ -574,7 +571,6 @@ static int apply(ddx_store *s, const ddx_rec *r, pending_recipe *pr, uint64_t at
     default:
         break;
     }
-    (void)at;
     snprintf(why, wl, "record type %u", r->type);
     return DDX_ECORRUPT;
 }
@@ -636,7 +632,7 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
             rc = DDX_ECORRUPT;
         }
         if (!rc)
-            rc = apply(s, &r, &pr, at, why, sizeof why);
+            rc = apply(s, &r, &pr, why, sizeof why);
         if (rc) {
             fail(s, rc, "%s/log: record at offset %llu (lsn %llu): %s", s->meta,
                  (unsigned long long)at, (unsigned long long)lsn, why);
@@ -664,7 +660,7 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
         char why[256];
         if (ddx_rec_decode(buf + at, size - at, &r, why, sizeof why) || r.lsn != lsn)
             break;
-        if ((rc = apply(s, &r, &pr, at, why, sizeof why)) != 0) {
+        if ((rc = apply(s, &r, &pr, why, sizeof why)) != 0) {
             fail(s, rc, "%s/log: record at offset %llu (lsn %llu) after the last commit: %s",
                  s->meta, (unsigned long long)at, (unsigned long long)lsn, why);
             break;
@@ -1320,7 +1316,6 @@ void ddx_store_close(ddx_store *s)
     free(s->fp);
     free(s->wbuf);
     free(s->lbuf);
-    free(s->synced);
     free(s->open_ids);
     free(s->dir);
     free(s->meta);
@@ -1354,20 +1349,6 @@ static int wflush(ddx_store *s)
         return fail(s, rc, "%s: write: %s", p, strerror(rc));
     }
     s->wlen = 0;
-    return 0;
-}
-
-static int note_synced(ddx_store *s, uint32_t id)
-{
-    if (s->nsynced == s->synced_cap) {
-        size_t cap = s->synced_cap ? s->synced_cap * 2 : 8;
-        uint32_t *n = realloc(s->synced, cap * sizeof *n);
-        if (!n)
-            return DDX_ENOMEM;
-        s->synced = n;
-        s->synced_cap = cap;
-    }
-    s->synced[s->nsynced++] = id;
     return 0;
 }
 
@@ -1448,7 +1429,7 @@ static int append_chunk(ddx_store *s, uint64_t id, const uint8_t *p, uint32_t le
     }
     if (s->ctr_fd < 0 || (s->ctr_count && s->ctr_len + len > s->sb.container_bytes)) {
         if (s->ctr_fd >= 0) {
-            if ((rc = seal(s)) != 0 || (rc = note_synced(s, s->sb.open_ctr)) != 0)
+            if ((rc = seal(s)) != 0)
                 return rc;
         }
         if ((rc = new_container(s)) != 0)
@@ -1511,7 +1492,6 @@ static int commit(ddx_store *s)
     if (s->new_files && (rc = ddx_io_fsync_dir(s->datadir)) != 0)
         return fail(s, rc, "%s: fsync: %s", s->datadir, strerror(rc));
     s->new_files = 0;
-    s->nsynced = 0;
     /* 2. log records */
     if (s->llen) {
         rc = ddx_io_pwrite_all(s->log_fd, s->lbuf, s->llen, (off_t)s->sb.log_end);
