@@ -41,7 +41,8 @@ isa_of = $(lastword $(subst _, ,$(basename $(notdir $(1)))))
 CPPFLAGS += $(foreach i,$(DISABLE_ISA),-DDDX_NO_$(shell echo $(i) | tr a-z A-Z))
 
 LIB_SRC := $(wildcard cpu/*.c) $(wildcard engine/src/*.c) $(wildcard engine/src/index/*.c) \
-	   $(wildcard engine/src/backend/*.c) $(wildcard engine/src/store/*.c)
+	   $(wildcard engine/src/backend/*.c) $(wildcard engine/src/store/*.c) \
+	   $(wildcard engine/src/trace/*.c)
 LIB_SRC := $(filter-out $(foreach i,$(DISABLE_ISA),%_$(i).c),$(LIB_SRC))
 
 # isa-l_crypto (optional, not in Debian 12): offered as --impl hash=sha*-isal-mb
@@ -141,6 +142,8 @@ install: all
 	$(Q)install -m 644 engine/include/ddx.h $(DESTDIR)$(PREFIX)/include/
 	$(Q)install -m 644 $(BUILD)/ddx.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	$(Q)install -m 755 $(BUILD)/ddbench $(DESTDIR)$(PREFIX)/bin/
+	$(Q)install -d $(DESTDIR)$(PREFIX)/share/ddx
+	$(Q)install -m 644 harness/ddx_plot.py $(DESTDIR)$(PREFIX)/share/ddx/
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -183,7 +186,7 @@ $(BUILD)/libddx.so: $(LIB_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -Wl,-soname,libddx.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ddbench: $(BUILD)/obj/harness/ddbench.o $(DATA_LIB_OBJ) $(BUILD)/libddx.a
+$(BUILD)/ddbench: $(BUILD)/obj/harness/ddbench.o $(BUILD)/obj/harness/ddbench_sweep.o $(DATA_LIB_OBJ) $(BUILD)/libddx.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -199,7 +202,7 @@ $(BUILD)/gpubench: $(BUILD)/obj/harness/gpubench.o $(BUILD)/libddx.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ddx-datagen: $(BUILD)/obj/datasets/datagen_main.o $(DATA_LIB_OBJ)
+$(BUILD)/ddx-datagen: $(BUILD)/obj/datasets/datagen_main.o $(DATA_LIB_OBJ) $(BUILD)/libddx.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -213,7 +216,9 @@ $(BUILD)/tests/tool_%: tests/tool_%.c $(BUILD)/libddx.a
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)
 
--include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/harness/gpubench.d $(BUILD)/obj/harness/ddx.d $(BUILD)/obj/datasets/datagen_main.d
+# ddbench plot finds the script in the source tree when not installed
+$(BUILD)/obj/harness/ddbench.o: CPPFLAGS += -DDDX_PLOT_SCRIPT_SRC='"$(CURDIR)/harness/ddx_plot.py"'
+-include $(BUILD)/obj/harness/ddbench.d $(BUILD)/obj/harness/ddbench_sweep.d $(BUILD)/obj/harness/stagebench.d $(BUILD)/obj/harness/gpubench.d $(BUILD)/obj/harness/ddx.d $(BUILD)/obj/datasets/datagen_main.d
 
 $(BUILD)/obj/harness/gbench_shim.o: harness/gbench_shim.cc harness/gbench_shim.h
 	@mkdir -p $(dir $@)
@@ -230,9 +235,10 @@ microbench: $(BUILD)/microbench
 	    --benchmark_report_aggregates_only=true \
 	    --benchmark_out=results/microbench.json --benchmark_out_format=json
 
-# Fuzz targets of the store's decoders (tests/fuzz/README.md). The regression
-# drivers run each corpus once under $(CC) $(CFLAGS) (ASan+UBSan with SAN=1).
-FUZZ_TARGETS := log container recipe
+# Fuzz targets of the store's decoders and the trace readers
+# (tests/fuzz/README.md). The regression drivers run each corpus once under
+# $(CC) $(CFLAGS) (ASan+UBSan with SAN=1).
+FUZZ_TARGETS := log container recipe trace
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libddx.a
@@ -252,6 +258,13 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) engine/src/store/store
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) -lisal
 
+# The trace readers: their own sources instead of the store's.
+FUZZ_TRACE_SRC := $(wildcard engine/src/trace/*.c) cpu/crc32c.c
+$(BUILD)/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(FUZZ_TRACE_SRC) $(wildcard engine/src/trace/*.h) cpu/crc32c.h engine/include/ddx.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_TRACE_SRC) -lisal
+
 ## fuzz: build the libFuzzer targets (clang) into BUILD/fuzz/
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
@@ -259,7 +272,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 fuzz-run: fuzz
 	$(Q)for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$t && \
-	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=70000 -print_final_stats=1 \
 	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
 	        || exit 1; \
 	done
@@ -296,13 +309,21 @@ check:
 bench: all
 	$(Q)harness/bench.sh
 
+## plots: redraw results/plots/ (PNG and SVG) from the committed results (ddbench plot)
+plots: $(BUILD)/ddbench
+	$(Q)$(BUILD)/ddbench plot $(sort $(wildcard results/*.json results/*.jsonl)) -o results/plots
+
+## sweeps: rerun the sweeps and trace replays behind results/sweep-*.jsonl (long)
+sweeps: all
+	$(Q)harness/sweeps.sh
+
 ## gpu-bench: on a GPU machine: correctness vs the CPU, bandwidth, kernel-only and end-to-end rates (docs/gpu.md)
 gpu-bench: all $(BUILD)/tests/test_gpu_backend
 	$(Q)BUILD=$(BUILD) harness/gpu_bench.sh
 
 ## format-check: check formatting with clang-format
 format-check:
-	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h kernels/common/*.h kernels/cuda/*.h harness/*.[ch] datasets/*.[ch] tests/*.[ch] tests/fuzz/*.c)
+	$(Q)clang-format --dry-run --Werror $(LIB_SRC) $(wildcard engine/include/*.h cpu/*.h engine/src/*.h engine/src/index/*.h engine/src/backend/*.h engine/src/store/*.h engine/src/trace/*.h kernels/common/*.h kernels/cuda/*.h harness/*.[ch] datasets/*.[ch] tests/*.[ch] tests/fuzz/*.c)
 
 # print-VAR: the value of a make variable (tests/test_cuda_build.sh)
 print-%:
@@ -316,4 +337,4 @@ clean:
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /  \1\t/' | expand -t 16
 
-.PHONY: all install microbench tests deps demo test check bench gpu-bench store-bench fuzz fuzz-run format-check clean help
+.PHONY: all install microbench tests deps demo test check bench plots sweeps gpu-bench store-bench fuzz fuzz-run format-check clean help

@@ -1,5 +1,8 @@
 /*
- * datagen.c - backup generations of a slowly changing file tree (see datagen.h).
+ * datagen.c - the public API of datagen.h and the backup kind: generations of a slowly
+ * changing file tree. The vm and lowdedup kinds live in datagen_vm.c and
+ * datagen_lowdedup.c, the trace generator in datagen_trace.c; the PRNG and the text
+ * vocabulary they share are in datagen_impl.h.
  *
  * Design. The tree is an array of files, each owning a realloc'd buffer with its current
  * contents. Generation 1 draws files until the tree reaches tree_bytes; each later
@@ -26,6 +29,7 @@
  * overwritten in 4 KiB blocks or grow at the end, text and media take any edit.
  */
 #include "datagen.h"
+#include "datagen_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -54,8 +58,7 @@
 #define EPOCH 1700000000u
 #define DAY 86400u
 
-#define VOCAB_WORDS 4096 /* a power of two: picked with 12-bit products */
-#define WORD_MAX 12
+#define VOCAB_WORDS DGEN_VOCAB_WORDS
 #define DIR_SUBDIRS 8
 #define DIR_FILES_EST 96 /* files per top-level directory, to size the tree's shape */
 #define MEAN_FILE_EST (80 << 10)
@@ -82,117 +85,83 @@ typedef struct gen_file {
 } gen_file;
 
 struct ddx_gen {
-    ddx_gen_params p;                  /* validated copy */
-    uint64_t s[4];                     /* xoshiro256** state: every decision is drawn here */
-    unsigned produced;                 /* generations returned so far */
-    int err;                           /* errno of a failed next(): the tree is suspect */
-    gen_file **files;                  /* the tree; sorted by path between generations */
-    size_t nfiles;                     /* files in use */
-    size_t capfiles;                   /* allocated slots in files */
-    uint64_t bytes;                    /* sum of file sizes */
-    uint64_t next_file_no;             /* numbers file names so they never repeat */
-    unsigned ndirs;                    /* top-level directories new files land in */
-    uint8_t word_len[VOCAB_WORDS];     /* vocabulary: lengths... */
-    char words[VOCAB_WORDS][WORD_MAX]; /* ...and letters (not NUL-terminated) */
+    ddx_gen_params p;      /* validated copy */
+    unsigned produced;     /* generations returned so far */
+    int err;               /* errno of a failed next(): the state is suspect */
+    dgen_vm *vm;           /* kind vm: its state (datagen_vm.c), else NULL */
+    dgen_low *low;         /* kind lowdedup: its state (datagen_lowdedup.c), else NULL */
+    uint64_t s[4];         /* backup: xoshiro256** state, every decision is drawn here */
+    gen_file **files;      /* backup: the tree; sorted by path between generations */
+    size_t nfiles;         /* files in use */
+    size_t capfiles;       /* allocated slots in files */
+    uint64_t bytes;        /* sum of file sizes */
+    uint64_t next_file_no; /* numbers file names so they never repeat */
+    unsigned ndirs;        /* top-level directories new files land in */
+    dgen_vocab vocab;      /* words of text files and of record names */
 };
 
-/* ---- PRNG: splitmix64 seeds xoshiro256** (Blackman & Vigna) -------------------------- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl64(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
+/* ---- PRNG (datagen_impl.h): one stream per generator ---------------------------------- */
 
 static inline uint64_t rng_next(uint64_t s[4])
 {
-    uint64_t r = rotl64(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return r;
+    return dgen_next(s);
 }
 
-static void rng_seed(uint64_t s[4], uint64_t seed)
+static uint64_t splitmix64(uint64_t *x)
 {
-    for (int i = 0; i < 4; i++)
-        s[i] = splitmix64(&seed);
+    return dgen_splitmix64(x);
 }
 
-/* Uniform in [0, n), n > 0. The modulo bias (< n / 2^64) is irrelevant here and, unlike a
- * rejection loop, keeps the number of draws per call fixed. */
 static uint64_t rand_below(ddx_gen *g, uint64_t n)
 {
-    return rng_next(g->s) % n;
+    return dgen_below(g->s, n);
 }
 
 /* Log-uniform in [2^lo, 2^(hi+1)): "a few bytes to a few KiB" without a float in sight. */
 static size_t rand_log2(ddx_gen *g, unsigned lo, unsigned hi)
 {
-    uint64_t r = rng_next(g->s);
-    unsigned k = lo + (unsigned)(r % (hi - lo + 1));
-    return ((size_t)1 << k) + (size_t)((r >> 8) & (((uint64_t)1 << k) - 1));
+    return (size_t)dgen_log2(g->s, lo, hi);
 }
 
 static inline void store_le64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    dgen_store_le64(p, v);
 }
 
 static inline void store_le32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    dgen_store_le32(p, v);
 }
 
 /* ---- content ------------------------------------------------------------------------- */
 
 static void fill_random(ddx_gen *g, uint8_t *dst, size_t n)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        store_le64(dst + i, rng_next(g->s));
-    if (i < n) {
-        uint64_t r = rng_next(g->s);
-        for (; i < n; i++, r >>= 8)
-            dst[i] = (uint8_t)r;
-    }
+    dgen_fill_random(g->s, dst, n);
 }
 
 /* Letters weighted roughly like English, so text looks like text to a compressor too. */
 static const char LETTERS[64] = "eeeeeeeetttttaaaaaooooiiiinnnnssssshhhrrrrddllluuccmmwffgypbvkjx";
 
-static void make_vocabulary(ddx_gen *g)
+void dgen_vocab_make(dgen_vocab *v, uint64_t s[4])
 {
-    for (unsigned w = 0; w < VOCAB_WORDS; w++) {
-        uint64_t r = rng_next(g->s);
+    for (unsigned w = 0; w < DGEN_VOCAB_WORDS; w++) {
+        uint64_t r = dgen_next(s);
         unsigned len = 1 + (unsigned)(r % 4) + (unsigned)((r >> 2) % 4) + (unsigned)((r >> 4) % 5);
         r >>= 8;
         for (unsigned i = 0; i < len; i++, r >>= 6)
-            g->words[w][i] = LETTERS[r & 63];
-        g->word_len[w] = (uint8_t)len;
+            v->words[w][i] = LETTERS[r & 63];
+        v->len[w] = (uint8_t)len;
     }
 }
 
 /* Words from the vocabulary; the product of two uniform 12-bit draws favours low indices,
  * a cheap Zipf-like skew. One draw per word: 24 bits pick it, 8 bits pick what follows. */
-static void fill_text(ddx_gen *g, uint8_t *dst, size_t n)
+void dgen_fill_text(const dgen_vocab *v, uint64_t s[4], uint8_t *dst, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        uint64_t r = rng_next(g->s);
+        uint64_t r = dgen_next(s);
         unsigned w = (unsigned)(((r & 4095) * ((r >> 12) & 4095)) >> 12);
         unsigned sep = (unsigned)(r >> 24) & 255;
         char tail[2];
@@ -210,16 +179,21 @@ static void fill_text(ddx_gen *g, uint8_t *dst, size_t n)
             tail[0] = ' ';
             tlen = 1;
         }
-        size_t wl = g->word_len[w];
+        size_t wl = v->len[w];
         if (wl > n - i)
             wl = n - i;
-        memcpy(dst + i, g->words[w], wl);
+        memcpy(dst + i, v->words[w], wl);
         i += wl;
         if (tlen > n - i)
             tlen = n - i;
         memcpy(dst + i, tail, tlen);
         i += tlen;
     }
+}
+
+static void fill_text(ddx_gen *g, uint8_t *dst, size_t n)
+{
+    dgen_fill_text(&g->vocab, g->s, dst, n);
 }
 
 /* Whole records; n is a multiple of f->rec_size. The template is regenerated from its seed
@@ -245,8 +219,8 @@ static void fill_records(ddx_gen *g, gen_file *f, uint8_t *dst, size_t n)
         store_le32(rec + 12, (uint32_t)(r >> 32) & 0xfffff); /* an amount in cents */
         rec[16] = STATUS[(r >> 6) & 3];
         unsigned w = (unsigned)((r >> 8) & (VOCAB_WORDS - 1));
-        size_t wl = g->word_len[w] < 12 ? g->word_len[w] : 11;
-        memcpy(rec + 20, g->words[w], wl);
+        size_t wl = g->vocab.len[w] < 12 ? g->vocab.len[w] : 11;
+        memcpy(rec + 20, g->vocab.words[w], wl);
         memset(rec + 20 + wl, 0, 12 - wl);
         for (unsigned k = 32; k < f->rec_size; k += 32) {
             if ((k & 127) == 32)
@@ -467,7 +441,7 @@ static int edit_file(ddx_gen *g, gen_file *f)
 
 static int build_initial(ddx_gen *g)
 {
-    make_vocabulary(g);
+    dgen_vocab_make(&g->vocab, g->s);
     uint64_t est = g->p.tree_bytes / MEAN_FILE_EST;
     g->ndirs = est / DIR_FILES_EST < 4 ? 4 : (unsigned)(est / DIR_FILES_EST);
     while (g->bytes < g->p.tree_bytes) {
@@ -595,12 +569,53 @@ void ddx_gen_default_params(ddx_gen_params *p)
     p->seed = 1;
     p->generations = 10;
     p->tree_bytes = (uint64_t)64 << 20;
+    p->kind = DDX_GEN_BACKUP;
+    p->gen_bytes = (uint64_t)64 << 20;
+    p->share_permille = 20;
+}
+
+static const char *const KIND_NAME[] = {
+    [DDX_GEN_BACKUP] = "backup",
+    [DDX_GEN_VM] = "vm",
+    [DDX_GEN_LOWDEDUP] = "lowdedup",
+};
+
+const char *ddx_gen_kind_name(ddx_gen_kind k)
+{
+    return (unsigned)k < sizeof(KIND_NAME) / sizeof(KIND_NAME[0]) ? KIND_NAME[k] : NULL;
+}
+
+int ddx_gen_kind_from_name(const char *name, ddx_gen_kind *out)
+{
+    for (unsigned k = 0; name && k < sizeof(KIND_NAME) / sizeof(KIND_NAME[0]); k++) {
+        if (strcmp(name, KIND_NAME[k]) == 0) {
+            *out = (ddx_gen_kind)k;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int params_valid(const ddx_gen_params *p)
+{
+    if (p->generations < 1)
+        return 0;
+    switch (p->kind) {
+    case DDX_GEN_BACKUP:
+        return p->tree_bytes >= DDX_GEN_MIN_TREE_BYTES && p->tree_bytes <= DDX_GEN_MAX_TREE_BYTES;
+    case DDX_GEN_VM:
+    case DDX_GEN_LOWDEDUP:
+        if (p->gen_bytes < DDX_GEN_MIN_GEN_BYTES || p->gen_bytes > DDX_GEN_MAX_GEN_BYTES ||
+            p->gen_bytes % DDX_GEN_BLOCK != 0 || p->gen_bytes > SIZE_MAX)
+            return 0;
+        return p->kind == DDX_GEN_VM || p->share_permille <= DDX_GEN_MAX_SHARE_PERMILLE;
+    }
+    return 0;
 }
 
 int ddx_gen_create(ddx_gen **out, const ddx_gen_params *p)
 {
-    if (!out || !p || p->generations < 1 || p->tree_bytes < DDX_GEN_MIN_TREE_BYTES ||
-        p->tree_bytes > DDX_GEN_MAX_TREE_BYTES) {
+    if (!out || !p || !params_valid(p)) {
         errno = EINVAL;
         return -1;
     }
@@ -608,9 +623,29 @@ int ddx_gen_create(ddx_gen **out, const ddx_gen_params *p)
     if (!g)
         return -1;
     g->p = *p;
-    rng_seed(g->s, p->seed);
+    int rc = 0;
+    if (p->kind == DDX_GEN_VM)
+        rc = dgen_vm_create(&g->vm, p);
+    else if (p->kind == DDX_GEN_LOWDEDUP)
+        rc = dgen_low_create(&g->low, p);
+    else
+        dgen_seed(g->s, p->seed);
+    if (rc) {
+        free(g);
+        return -1;
+    }
     *out = g;
     return 0;
+}
+
+static int backup_next(ddx_gen *g, uint8_t **buf, size_t *len)
+{
+    int rc = g->produced == 0 ? build_initial(g) : mutate(g, g->produced);
+    if (rc == 0) {
+        qsort(g->files, g->nfiles, sizeof(*g->files), cmp_path);
+        rc = serialize(g, buf, len);
+    }
+    return rc;
 }
 
 int ddx_gen_next(ddx_gen *g, uint8_t **buf, size_t *len)
@@ -627,13 +662,13 @@ int ddx_gen_next(ddx_gen *g, uint8_t **buf, size_t *len)
     }
     if (g->produced >= g->p.generations)
         return 0;
-    int rc = g->produced == 0 ? build_initial(g) : mutate(g, g->produced);
-    if (rc == 0) {
-        qsort(g->files, g->nfiles, sizeof(*g->files), cmp_path);
-        rc = serialize(g, buf, len);
-    }
+    errno = 0;
+    int rc = g->vm    ? dgen_vm_next(g->vm, buf, len)
+             : g->low ? dgen_low_next(g->low, buf, len)
+                      : backup_next(g, buf, len);
     if (rc) {
         g->err = errno ? errno : ENOMEM;
+        errno = g->err;
         return -1;
     }
     g->produced++;
@@ -644,6 +679,8 @@ void ddx_gen_free(ddx_gen *g)
 {
     if (!g)
         return;
+    dgen_vm_free(g->vm);
+    dgen_low_free(g->low);
     for (size_t i = 0; i < g->nfiles; i++)
         file_free(g->files[i]);
     free(g->files);
@@ -651,7 +688,7 @@ void ddx_gen_free(ddx_gen *g)
 }
 
 /* The largest binary unit that divides v exactly, so "64 MiB" rather than "65536 KiB". */
-static void format_size(char *buf, size_t len, uint64_t v)
+void dgen_format_size(char *buf, size_t len, uint64_t v)
 {
     static const char *const UNIT[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
     unsigned u = 0;
@@ -667,7 +704,23 @@ void ddx_gen_describe(const ddx_gen_params *p, char *buf, size_t len)
     if (!buf || len == 0)
         return;
     char size[32];
-    format_size(size, sizeof(size), p->tree_bytes);
-    snprintf(buf, len, "backup: %u generation%s of a %s tree, seed %" PRIu64, p->generations,
-             p->generations == 1 ? "" : "s", size, p->seed);
+    const char *plural = p->generations == 1 ? "" : "s";
+    switch (p->kind) {
+    case DDX_GEN_VM:
+        dgen_format_size(size, sizeof(size), p->gen_bytes);
+        snprintf(buf, len, "vm: %u image%s of %s, seed %" PRIu64, p->generations, plural, size,
+                 p->seed);
+        break;
+    case DDX_GEN_LOWDEDUP:
+        dgen_format_size(size, sizeof(size), p->gen_bytes);
+        snprintf(buf, len, "lowdedup: %u generation%s of %s, %u.%u%% shared, seed %" PRIu64,
+                 p->generations, plural, size, p->share_permille / 10, p->share_permille % 10,
+                 p->seed);
+        break;
+    default:
+        dgen_format_size(size, sizeof(size), p->tree_bytes);
+        snprintf(buf, len, "backup: %u generation%s of a %s tree, seed %" PRIu64, p->generations,
+                 plural, size, p->seed);
+        break;
+    }
 }

@@ -28,14 +28,15 @@
 
 #include "cli_size.h"
 #include "datagen.h"
+#include "ddbench.h"
 #include "ddx.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE DDB_EXIT_USAGE
+#define die ddb_die
 
 static const char *prog = "ddbench";
 
-static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-static void die(int code, const char *fmt, ...)
+void ddb_die(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -60,7 +61,12 @@ typedef struct opts {
     ddx_backend_kind backend; /* --backend / --gpu */
     int backend_set, gpu;
     int device;
-    const char *store; /* --store DIR */
+    const char *store;          /* --store DIR */
+    ddx_trace_format trace_fmt; /* --trace-format */
+    int trace_set;              /* --trace-format given: every PATH is a trace */
+    int hash_set;
+    const char *record_trace; /* --record-trace FILE */
+    int per_stream;           /* --per-stream */
     const char *json, *csv;
     const char *chunk_impl, *hash_impl; /* --impl chunk=,hash= */
     char impl_spec[256];
@@ -74,6 +80,8 @@ typedef struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ddbench run [options] [PATH...]\n"
+               "       ddbench sweep [options] -o FILE.jsonl [PATH...] [-- RUN-OPTIONS]\n"
+               "       ddbench plot RESULTS... -o DIR\n"
                "       ddbench --help | --version\n"
                "\n"
                "Chunk, fingerprint and deduplicate PATHs (files, directories walked\n"
@@ -98,6 +106,14 @@ static void usage(FILE *f)
                "  --store DIR         ingest into a persistent store at DIR (created with the\n"
                "                      chunker and hash options if missing; docs/format.md):\n"
                "                      each file, or each generation, becomes a version\n"
+               "  --trace-format NAME auto | ddx | fiu | fsl: PATHs are fingerprint traces\n"
+               "                      (docs/traces.md), replayed into the index; without\n"
+               "                      it, files starting with ddx's trace magic or named\n"
+               "                      *.ddxt, *.fiu, *.fsl are traces\n"
+               "  --record-trace FILE write every chunk (stream order: length, fingerprint)\n"
+               "                      to FILE as a ddx binary trace (docs/format.md)\n"
+               "  --per-stream        report cumulative statistics after every stream (each\n"
+               "                      file; the built-in dataset always does)\n"
                "  --no-pin            do not pin workers to cores\n"
                "  --impl chunk=NAME,hash=NAME  pick kernels by name (default: the fastest\n"
                "                      this CPU runs; DDX_CPU_MASK restricts ISAs)\n"
@@ -219,7 +235,10 @@ static void parse_opts(opts *o, int argc, char **argv)
         O_DEVICE,
         O_STORE,
         O_IMPL,
-        O_LIST
+        O_LIST,
+        O_TRACE_FMT,
+        O_RECORD,
+        O_PER_STREAM
     };
     static const struct option lo[] = {
         {"chunker", required_argument, 0, O_CHUNKER},
@@ -242,6 +261,9 @@ static void parse_opts(opts *o, int argc, char **argv)
         {"gpu", no_argument, 0, O_GPU},
         {"device", required_argument, 0, O_DEVICE},
         {"store", required_argument, 0, O_STORE},
+        {"trace-format", required_argument, 0, O_TRACE_FMT},
+        {"record-trace", required_argument, 0, O_RECORD},
+        {"per-stream", no_argument, 0, O_PER_STREAM},
         {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -282,6 +304,18 @@ static void parse_opts(opts *o, int argc, char **argv)
         case O_HASH:
             if (ddx_hash_from_name(optarg, &o->hash))
                 die(EXIT_USAGE, "--hash: expected sha1 or sha256, got '%s'", optarg);
+            o->hash_set = 1;
+            break;
+        case O_TRACE_FMT:
+            if (ddx_trace_format_from_name(optarg, &o->trace_fmt))
+                die(EXIT_USAGE, "--trace-format: expected auto, ddx, fiu or fsl, got '%s'", optarg);
+            o->trace_set = 1;
+            break;
+        case O_RECORD:
+            o->record_trace = optarg;
+            break;
+        case O_PER_STREAM:
+            o->per_stream = 1;
             break;
         case O_THREADS:
             o->threads = (unsigned)parse_uint("--threads", optarg, 1, 1024);
@@ -584,8 +618,22 @@ static void read_machine(machine *m)
 
 /* ---- report ------------------------------------------------------------------- */
 
+/* Cumulative statistics after one stream (--per-stream, the built-in dataset). */
+typedef struct stream_row {
+    char name[200];
+    uint64_t logical, unique, chunks, unique_chunks;
+} stream_row;
+
 typedef struct report {
     const opts *o;
+    const struct inputs *in;
+    stream_row *rows;
+    size_t nrows, crows;
+    /* trace replays */
+    int trace;
+    const char *trace_format, *trace_hash;
+    size_t trace_fp;
+    uint64_t trace_records, trace_skipped;
     ddx_stats st;
     const char *chunk_impl, *hash_impl, *backend, *device;
     char input_desc[512];
@@ -600,19 +648,34 @@ static double rate(uint64_t bytes, double s)
     return s > 0 ? (double)bytes / s : 0;
 }
 
+/* Index operations (an insert-or-lookup per chunk) per second of index-stage time. */
+static double lookups_per_s(const ddx_stats *s)
+{
+    const ddx_stage_stats *g = &s->stage[DDX_STAGE_INDEX];
+    return g->wall_s > 0 ? (double)g->items / g->wall_s : 0;
+}
+
 static void print_report(FILE *f, const report *r)
 {
     const ddx_stats *s = &r->st;
     const opts *o = r->o;
     fprintf(f, "ddx %s  ddbench run  %s\n", ddx_version_string(), r->timestamp);
     fprintf(f, "input      %s\n", r->input_desc);
-    fprintf(f, "chunker    %s (%s)  min %" PRIu64 "  avg %" PRIu64 "  max %" PRIu64,
-            ddx_chunker_name(o->chunker), r->chunk_impl, o->min, o->avg, o->max);
-    if (o->chunker == DDX_CHUNKER_FASTCDC)
-        fprintf(f, "  normalization %d", o->normalization);
-    fprintf(f, "\nhash       %s (%s)  backend %s  threads %u  batch %.1f MiB\n",
-            ddx_hash_name(o->hash), r->hash_impl, r->backend, s->threads,
-            s->batch_size / 1048576.0);
+    if (r->trace) {
+        fprintf(f,
+                "trace      %s, %s fingerprints of %zu bytes, %" PRIu64 " records (%" PRIu64
+                " skipped), index keys of %zu bytes\n",
+                r->trace_format, *r->trace_hash ? r->trace_hash : "unnamed", r->trace_fp,
+                r->trace_records, r->trace_skipped, ddx_hash_size(o->hash));
+    } else {
+        fprintf(f, "chunker    %s (%s)  min %" PRIu64 "  avg %" PRIu64 "  max %" PRIu64,
+                ddx_chunker_name(o->chunker), r->chunk_impl, o->min, o->avg, o->max);
+        if (o->chunker == DDX_CHUNKER_FASTCDC)
+            fprintf(f, "  normalization %d", o->normalization);
+        fprintf(f, "\nhash       %s (%s)  backend %s  threads %u  batch %.1f MiB\n",
+                ddx_hash_name(o->hash), r->hash_impl, r->backend, s->threads,
+                s->batch_size / 1048576.0);
+    }
     if (strcmp(r->backend, "cpu"))
         fprintf(f, "device     %s\n", r->device);
     fprintf(f, "machine    %s, %ld CPUs, %.1f GiB, %s\n\n", r->m.cpu, r->m.pus,
@@ -626,8 +689,19 @@ static void print_report(FILE *f, const report *r)
             s->unique_chunks);
     fprintf(f, "chunk size      mean %.1f  min %" PRIu64 "  max %" PRIu64 "  stddev %.1f\n",
             s->chunk_mean, s->chunk_min, s->chunk_max, s->chunk_stddev);
-    fprintf(f, "index           %" PRIu64 " entries  %.1f MiB  %.1f B/entry  %" PRIu64 " grows\n\n",
-            s->index_entries, s->index_bytes / 1048576.0, s->index_bytes_per_entry, s->index_grows);
+    fprintf(f,
+            "index           %" PRIu64 " entries  %.1f MiB  %.1f B/entry  %" PRIu64
+            " grows  %.2f M lookups/s\n",
+            s->index_entries, s->index_bytes / 1048576.0, s->index_bytes_per_entry, s->index_grows,
+            lookups_per_s(s) / 1e6);
+    if (r->nrows > 1) {
+        fprintf(f, "cumulative dedup ratio by stream:");
+        for (size_t i = 0; i < r->nrows && i < 12; i++)
+            fprintf(f, " %.2f",
+                    r->rows[i].unique ? (double)r->rows[i].logical / r->rows[i].unique : 1.0);
+        fprintf(f, "%s\n", r->nrows > 12 ? " ..." : "");
+    }
+    fputc('\n', f);
     fprintf(f, "stage        wall s     cpu s        MiB   items    GB/s per thread\n");
     for (int i = 0; i < DDX_STAGE_COUNT; i++) {
         const ddx_stage_stats *g = &s->stage[i];
@@ -688,12 +762,19 @@ static void write_json(FILE *f, const report *r)
     fprintf(f, ", \"description\": ");
     json_str(f, r->input_desc);
     fprintf(f, ", \"streams\": %" PRIu64 "},\n", s->streams);
-    fprintf(f,
-            "  \"config\": {\"chunker\": \"%s\", \"min\": %" PRIu64 ", \"avg\": %" PRIu64
-            ", \"max\": %" PRIu64 ", \"normalization\": %d, \"hash\": \"%s\", \"threads\": %u, "
-            "\"batch_size\": %zu},\n",
-            ddx_chunker_name(o->chunker), o->min, o->avg, o->max, o->normalization,
-            ddx_hash_name(o->hash), s->threads, s->batch_size);
+    if (r->trace) /* no chunking: the trace's chunks, keyed at the index width of "hash" */
+        fprintf(f,
+                "  \"config\": {\"chunker\": \"trace\", \"min\": %" PRIu64 ", \"avg\": %.0f"
+                ", \"max\": %" PRIu64 ", \"normalization\": 0, \"hash\": \"%s\", "
+                "\"threads\": 1, \"batch_size\": 0},\n",
+                s->chunk_min, s->chunk_mean, s->chunk_max, ddx_hash_name(o->hash));
+    else
+        fprintf(f,
+                "  \"config\": {\"chunker\": \"%s\", \"min\": %" PRIu64 ", \"avg\": %" PRIu64
+                ", \"max\": %" PRIu64 ", \"normalization\": %d, \"hash\": \"%s\", "
+                "\"threads\": %u, \"batch_size\": %zu},\n",
+                ddx_chunker_name(o->chunker), o->min, o->avg, o->max, o->normalization,
+                ddx_hash_name(o->hash), s->threads, s->batch_size);
     fprintf(f, "  \"implementations\": {\"chunker\": ");
     json_str(f, r->chunk_impl);
     fprintf(f, ", \"hash\": ");
@@ -718,10 +799,17 @@ static void write_json(FILE *f, const report *r)
             "  \"chunk_size\": {\"mean\": %.3f, \"min\": %" PRIu64 ", \"max\": %" PRIu64
             ", \"stddev\": %.3f},\n",
             s->chunk_mean, s->chunk_min, s->chunk_max, s->chunk_stddev);
+    fprintf(f, "  \"chunk_hist\": [");
+    for (unsigned i = 0, n = 0; i < DDX_CHUNK_HIST_BINS; i++)
+        if (s->chunk_hist[i])
+            fprintf(f, "%s[%" PRIu64 ", %" PRIu64 "]", n++ ? ", " : "", ddx_chunk_hist_lower(i),
+                    s->chunk_hist[i]);
+    fprintf(f, "],\n");
     fprintf(f,
             "  \"index\": {\"entries\": %" PRIu64 ", \"bytes\": %" PRIu64
-            ", \"bytes_per_entry\": %.3f, \"grows\": %" PRIu64 "},\n",
-            s->index_entries, s->index_bytes, s->index_bytes_per_entry, s->index_grows);
+            ", \"bytes_per_entry\": %.3f, \"grows\": %" PRIu64 ", \"lookups_per_s\": %.1f},\n",
+            s->index_entries, s->index_bytes, s->index_bytes_per_entry, s->index_grows,
+            lookups_per_s(s));
     fprintf(f, "  \"stages\": {\n");
     for (int i = 0; i < DDX_STAGE_COUNT; i++) {
         const ddx_stage_stats *g = &s->stage[i];
@@ -736,6 +824,37 @@ static void write_json(FILE *f, const report *r)
             "  \"end_to_end\": {\"wall_s\": %.6f, \"cpu_s\": %.6f, \"bytes_per_s\": %.1f, "
             "\"read_wait_s\": %.6f},\n",
             s->wall_s, s->cpu_s, rate(s->logical_bytes, s->wall_s), s->read_wait_s);
+    if (r->nrows) {
+        fprintf(f, "  \"per_stream\": [\n");
+        for (size_t i = 0; i < r->nrows; i++) {
+            const stream_row *w = &r->rows[i];
+            fprintf(f, "    {\"stream\": %zu, \"name\": ", i);
+            json_str(f, w->name);
+            fprintf(f,
+                    ", \"logical_bytes\": %" PRIu64 ", \"unique_bytes\": %" PRIu64
+                    ", \"chunks\": %" PRIu64 ", \"unique_chunks\": %" PRIu64
+                    ", \"dedup_ratio\": %.6f}%s\n",
+                    w->logical, w->unique, w->chunks, w->unique_chunks,
+                    w->unique ? (double)w->logical / (double)w->unique : 1.0,
+                    i + 1 < r->nrows ? "," : "");
+        }
+        fprintf(f, "  ],\n");
+    }
+    if (r->trace) {
+        fprintf(f, "  \"trace\": {\"format\": ");
+        json_str(f, r->trace_format);
+        fprintf(f, ", \"hash\": ");
+        json_str(f, r->trace_hash);
+        fprintf(f,
+                ", \"fp_bytes\": %zu, \"records\": %" PRIu64 ", \"skipped\": %" PRIu64
+                ", \"files\": [",
+                r->trace_fp, r->trace_records, r->trace_skipped);
+        for (size_t i = 0; i < r->in->n; i++) {
+            fprintf(f, "%s", i ? ", " : "");
+            json_str(f, r->in->v[i].path);
+        }
+        fprintf(f, "]},\n");
+    }
     fprintf(f, "  \"machine\": {\"hostname\": ");
     json_str(f, r->m.host);
     fprintf(f, ", \"cpu_model\": ");
@@ -771,16 +890,17 @@ static void write_csv(FILE *f, const report *r)
         const char *n = ddx_stage_name((ddx_stage)i);
         fprintf(f, ",%s_wall_s,%s_cpu_s,%s_bytes,%s_bytes_per_s", n, n, n, n);
     }
-    fprintf(f, ",wall_s,cpu_s,bytes_per_s,cpu_model,logical_cpus,device,gpu_h2d_s,gpu_kernel_s,"
-               "gpu_d2h_s,gpu_select_s,gpu_wait_s,gpu_h2d_bytes,gpu_d2h_bytes\n");
+    fprintf(f,
+            ",wall_s,cpu_s,bytes_per_s,cpu_model,logical_cpus,device,gpu_h2d_s,gpu_kernel_s,"
+            "gpu_d2h_s,gpu_select_s,gpu_wait_s,gpu_h2d_bytes,gpu_d2h_bytes,index_lookups_per_s\n");
     csv_str(f, r->timestamp);
     fputc(',', f);
     csv_str(f, o->command);
     fputc(',', f);
     csv_str(f, r->input_desc);
     fprintf(f, ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%d,%s,%u,%zu,",
-            ddx_chunker_name(o->chunker), o->min, o->avg, o->max, o->normalization,
-            ddx_hash_name(o->hash), s->threads, s->batch_size);
+            r->trace ? "trace" : ddx_chunker_name(o->chunker), o->min, o->avg, o->max,
+            o->normalization, ddx_hash_name(o->hash), s->threads, s->batch_size);
     csv_str(f, r->chunk_impl);
     fputc(',', f);
     csv_str(f, r->hash_impl);
@@ -801,8 +921,9 @@ static void write_csv(FILE *f, const report *r)
     csv_str(f, r->m.cpu);
     fprintf(f, ",%ld,", r->m.pus);
     csv_str(f, r->device);
-    fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%" PRIu64 ",%" PRIu64 "\n", s->gpu_h2d_s, s->gpu_kernel_s,
-            s->gpu_d2h_s, s->gpu_select_s, s->gpu_wait_s, s->gpu_h2d_bytes, s->gpu_d2h_bytes);
+    fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%" PRIu64 ",%" PRIu64 ",%.1f\n", s->gpu_h2d_s,
+            s->gpu_kernel_s, s->gpu_d2h_s, s->gpu_select_s, s->gpu_wait_s, s->gpu_h2d_bytes,
+            s->gpu_d2h_bytes, lookups_per_s(s));
 }
 
 /* Write to FILE.tmp, then rename: a reader never sees half a report. */
@@ -884,6 +1005,224 @@ static void check(int rc, const char *what)
 {
     if (rc)
         die(1, "%s: %s", what, ddx_strerror(rc));
+}
+
+/* ---- --record-trace: chunks in stream order to a ddx binary trace --------------
+ * The chunk callback runs on the workers, in no particular order. A min-heap
+ * on (stream, offset) holds the chunks that arrived early; whenever its top
+ * is the next chunk of the stream (its offset is where the last written chunk
+ * ended) it goes to the writer. Workers finish batches roughly in order, so
+ * the heap holds about the batches in flight, not the input. At the end of a
+ * stream (ddx_engine_finish() has drained it) the rest is written. */
+
+typedef struct recorder {
+    pthread_mutex_t mu;
+    ddx_chunk *heap;
+    size_t n, cap;
+    uint64_t stream, next_off; /* where the next chunk to write starts */
+    ddx_trace_writer *w;
+    int err;
+} recorder;
+
+static int chunk_before(const ddx_chunk *a, const ddx_chunk *b)
+{
+    return a->stream != b->stream ? a->stream < b->stream : a->offset < b->offset;
+}
+
+static void heap_pop(recorder *rc)
+{
+    ddx_chunk *h = rc->heap;
+    h[0] = h[--rc->n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < rc->n && chunk_before(&h[l], &h[m]))
+            m = l;
+        if (l + 1 < rc->n && chunk_before(&h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            break;
+        ddx_chunk t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Write the heap's top while it is the next chunk (or, at the end of a
+ * stream, while it belongs to that stream). Holding mu. */
+static void recorder_drain(recorder *rc, int stream_done)
+{
+    while (rc->n && !rc->err) {
+        ddx_chunk *top = &rc->heap[0];
+        if (top->stream != rc->stream || (!stream_done && top->offset != rc->next_off))
+            break;
+        rc->err = ddx_trace_writer_add(rc->w, top, 1);
+        rc->next_off = top->offset + top->length;
+        heap_pop(rc);
+    }
+}
+
+static void record_chunk(void *ctx, const ddx_chunk *c)
+{
+    recorder *rc = ctx;
+    pthread_mutex_lock(&rc->mu);
+    if (rc->n == rc->cap) {
+        size_t cap = rc->cap ? rc->cap * 2 : 4096;
+        ddx_chunk *h = realloc(rc->heap, cap * sizeof *h);
+        if (!h) {
+            rc->err = ENOMEM;
+            pthread_mutex_unlock(&rc->mu);
+            return;
+        }
+        rc->heap = h, rc->cap = cap;
+    }
+    size_t i = rc->n++;
+    while (i && chunk_before(c, &rc->heap[(i - 1) / 2])) {
+        rc->heap[i] = rc->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    rc->heap[i] = *c;
+    recorder_drain(rc, 0);
+    pthread_mutex_unlock(&rc->mu);
+}
+
+/* After ddx_engine_finish(): every chunk of the current stream has arrived. */
+static void recorder_stream_done(recorder *rc)
+{
+    pthread_mutex_lock(&rc->mu);
+    recorder_drain(rc, 1);
+    rc->stream++;
+    rc->next_off = 0;
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static void recorder_finish(recorder *rc, const char *path)
+{
+    if (!rc->err && rc->n)
+        rc->err = EPROTO; /* chunks of a stream never finished: a bug, not the input */
+    if (rc->err) {
+        ddx_trace_writer_abort(rc->w);
+        die(1, "--record-trace %s: %s", path, ddx_strerror(rc->err));
+    }
+    int err = ddx_trace_writer_finish(rc->w);
+    if (err)
+        die(1, "--record-trace %s: %s", path, ddx_strerror(err));
+    free(rc->heap);
+    pthread_mutex_destroy(&rc->mu);
+}
+
+/* ---- per-stream statistics ------------------------------------------------------ */
+
+static void add_row(report *r, ddx_engine *e, const char *name)
+{
+    ddx_stats st;
+    check(ddx_engine_get_stats(e, &st), "stats");
+    if (r->nrows == r->crows) {
+        r->crows = r->crows ? r->crows * 2 : 16;
+        r->rows = realloc(r->rows, r->crows * sizeof *r->rows);
+        if (!r->rows)
+            die(1, "out of memory");
+    }
+    stream_row *w = &r->rows[r->nrows++];
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->logical = st.logical_bytes, w->unique = st.unique_bytes;
+    w->chunks = st.chunks, w->unique_chunks = st.unique_chunks;
+}
+
+/* ---- trace inputs ------------------------------------------------------------------ */
+
+/* Without --trace-format, a file is a trace if it starts with the ddx trace
+ * magic or is named like one; everything else is data. */
+static int looks_like_trace(const char *path)
+{
+    size_t n = strlen(path);
+    static const char *const ext[] = {".ddxt", ".fiu", ".fsl"};
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t k = strlen(ext[i]);
+        if (n > k && !strcmp(path + n - k, ext[i]))
+            return 1;
+    }
+    char magic[8];
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, magic, sizeof magic);
+    close(fd);
+    return got == (ssize_t)sizeof magic && !memcmp(magic, "DDXTRACE", 8);
+}
+
+static ddx_trace *open_trace(const opts *o, const char *path)
+{
+    ddx_trace *t;
+    char why[512];
+    if (ddx_trace_open(&t, path, o->trace_fmt, why, sizeof why))
+        die(1, "%s", why);
+    return t;
+}
+
+/* Replay every trace: each trace stream becomes an engine stream. Memory is
+ * the record array and the index, whatever the traces' length. */
+static void run_traces(const opts *o, report *r, ddx_engine *e, ddx_trace *first, recorder *rec)
+{
+    enum { NREC = 4096 };
+    ddx_chunk *c = malloc(NREC * sizeof *c);
+    if (!c)
+        die(1, "out of memory");
+    for (size_t i = 0; i < r->in->n; i++) {
+        const char *path = r->in->v[i].path;
+        ddx_trace *t = i ? open_trace(o, path) : first;
+        if (strcmp(r->trace_format, ddx_trace_format_name(ddx_trace_get_format(t))))
+            r->trace_format = "mixed";
+        if (ddx_trace_fp_size(t) > ddx_hash_size(o->hash))
+            die(1,
+                "%s: %zu-byte fingerprints do not fit the %zu-byte index keys of the first trace"
+                " (use --hash sha256)",
+                path, ddx_trace_fp_size(t), ddx_hash_size(o->hash));
+        int open_stream = 0;
+        uint64_t cur = 0;
+        for (;;) {
+            size_t got;
+            int rc = ddx_trace_read(t, c, NREC, &got);
+            if (rc)
+                die(1, "%s", rc == DDX_ECORRUPT ? ddx_trace_errmsg(t) : ddx_strerror(rc));
+            if (!got)
+                break;
+            for (size_t k = 0; k < got;) {
+                if (!open_stream || c[k].stream != cur) {
+                    if (open_stream) {
+                        check(ddx_engine_stream_end(e), path);
+                        if (rec)
+                            recorder_stream_done(rec);
+                        if (o->per_stream)
+                            add_row(r, e, path);
+                    }
+                    check(ddx_engine_stream_begin(e), path);
+                    open_stream = 1;
+                    cur = c[k].stream;
+                }
+                size_t j = k;
+                while (j < got && c[j].stream == cur)
+                    j++;
+                int fr = ddx_engine_feed_chunks(e, c + k, j - k);
+                if (fr)
+                    die(1, "%s: %s", path, ddx_strerror(fr));
+                k = j;
+            }
+        }
+        if (open_stream) {
+            check(ddx_engine_stream_end(e), path);
+            if (rec)
+                recorder_stream_done(rec);
+            if (o->per_stream)
+                add_row(r, e, path);
+        }
+        ddx_trace_counts n;
+        ddx_trace_get_counts(t, &n);
+        r->trace_records += n.records;
+        r->trace_skipped += n.skipped;
+        ddx_trace_close(t);
+    }
+    free(c);
 }
 
 /* ---- --store: ingest into a persistent store ------------------------------------ */
@@ -1081,10 +1420,24 @@ static int cmd_run(int argc, char **argv)
             }
         }
         r.input_kind = "paths";
-        snprintf(r.input_desc, sizeof r.input_desc, "%zu file%s%s, %.1f MiB%s: %s%s", in.n,
-                 in.n == 1 ? "" : "s", in.has_stdin ? " incl. stdin" : "", in.bytes / 1048576.0,
+        size_t ntrace = 0;
+        for (size_t i = 0; i < in.n; i++)
+            ntrace += o.trace_set || looks_like_trace(in.v[i].path);
+        if (ntrace && ntrace < in.n)
+            die(EXIT_USAGE,
+                "%s: the inputs mix fingerprint traces and data; replay traces on their "
+                "own (or give --trace-format to read every input as a trace)",
+                o.paths[0]);
+        r.trace = ntrace > 0;
+        if (r.trace)
+            r.input_kind = "trace";
+        snprintf(r.input_desc, sizeof r.input_desc, "%zu %s%s%s, %.1f MiB%s: %s%s", in.n,
+                 r.trace ? "trace" : "file", in.n == 1 ? "" : "s",
+                 in.has_stdin ? " incl. stdin" : "", in.bytes / 1048576.0,
                  in.has_stdin ? " + stdin" : "", o.paths[0], o.npaths > 1 ? " ..." : "");
     } else {
+        if (o.trace_set)
+            die(EXIT_USAGE, "--trace-format: give the trace files to replay as PATHs");
         /* Generate first, so the measurement is the engine's alone. */
         double t = mono_s();
         ddx_gen *g;
@@ -1112,6 +1465,35 @@ static int cmd_run(int argc, char **argv)
                  total / 1048576.0);
     }
 
+    r.in = &in;
+    ddx_trace *first = NULL;
+    char trace_hash[16] = "";
+    if (r.trace) {
+        if (o.store)
+            die(EXIT_USAGE, "--store: trace replay into a store is not supported; replay without "
+                            "--store to measure the index");
+        if (o.backend != DDX_BACKEND_CPU)
+            die(EXIT_USAGE,
+                "--backend %s: a trace replay has nothing to chunk or hash; it runs "
+                "on the cpu",
+                ddx_backend_name(o.backend));
+        first = open_trace(&o, in.v[0].path);
+        r.trace_fp = ddx_trace_fp_size(first);
+        r.trace_format = ddx_trace_format_name(ddx_trace_get_format(first));
+        snprintf(trace_hash, sizeof trace_hash, "%s", ddx_trace_hash_name(first));
+        r.trace_hash = trace_hash;
+        if (!o.hash_set)
+            o.hash = r.trace_fp <= ddx_hash_size(DDX_HASH_SHA1) ? DDX_HASH_SHA1 : DDX_HASH_SHA256;
+        else if (ddx_hash_size(o.hash) < r.trace_fp)
+            die(EXIT_USAGE,
+                "--hash %s: its %zu-byte index keys cannot hold %s's %zu-byte "
+                "fingerprints",
+                ddx_hash_name(o.hash), ddx_hash_size(o.hash), in.v[0].path, r.trace_fp);
+        check(ddx_engine_set_hash(e, o.hash), "--hash");
+        check(ddx_engine_set_threads(e, 1), "--threads"); /* the replay runs on this thread */
+    }
+    if (o.store && o.record_trace)
+        die(EXIT_USAGE, "--record-trace: not with --store");
     if (o.store) {
         if (o.backend != DDX_BACKEND_CPU || o.csv)
             die(EXIT_USAGE, "--store: runs on the cpu backend and reports text or --json only");
@@ -1119,6 +1501,19 @@ static int cmd_run(int argc, char **argv)
         run_store(&o, &r, &in, gens, gen_len);
         return 0;
     }
+    recorder rec, *recp = NULL;
+    if (o.record_trace) {
+        memset(&rec, 0, sizeof rec);
+        pthread_mutex_init(&rec.mu, NULL);
+        char why[512];
+        if (ddx_trace_writer_open(&rec.w, o.record_trace,
+                                  r.trace ? r.trace_hash : ddx_hash_name(o.hash),
+                                  r.trace ? r.trace_fp : ddx_hash_size(o.hash), why, sizeof why))
+            die(1, "--record-trace: %s", why);
+        recp = &rec;
+        check(ddx_engine_set_chunk_callback(e, record_chunk, recp), "--record-trace");
+    }
+    int per_stream = o.per_stream || !o.npaths;
     rc = ddx_engine_open(e);
     const char *note = ddx_engine_backend_note(e);
     if (rc && *note)
@@ -1138,8 +1533,10 @@ static int cmd_run(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", prog, b);
     }
     progress pr;
-    progress_start(&pr, e, in.bytes, o.quiet);
-    if (o.npaths) {
+    progress_start(&pr, e, r.trace ? 0 : in.bytes, o.quiet);
+    if (r.trace) {
+        run_traces(&o, &r, e, first, recp);
+    } else if (o.npaths) {
         for (size_t i = 0; i < in.n; i++) {
             const char *p = in.v[i].path;
             int fd = strcmp(p, "-") ? open(p, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
@@ -1157,6 +1554,12 @@ static int cmd_run(int argc, char **argv)
             if (fd != STDIN_FILENO)
                 close(fd);
             check(ddx_engine_stream_end(e), p);
+            if (per_stream || recp)
+                check(ddx_engine_finish(e), p);
+            if (recp)
+                recorder_stream_done(recp);
+            if (per_stream)
+                add_row(&r, e, p);
             if (o.verbose && !pr.running)
                 fprintf(stderr, "%s: %s done\n", prog, p);
         }
@@ -1165,12 +1568,20 @@ static int cmd_run(int argc, char **argv)
             check(ddx_engine_stream_begin(e), "dataset");
             check(ddx_engine_feed(e, gens[i], gen_len[i]), "dataset");
             check(ddx_engine_stream_end(e), "dataset");
+            check(ddx_engine_finish(e), "dataset");
+            if (recp)
+                recorder_stream_done(recp);
+            char name[32];
+            snprintf(name, sizeof name, "generation %u", i + 1);
+            add_row(&r, e, name);
         }
     }
     rc = ddx_engine_finish(e);
     progress_stop(&pr);
     check(rc, "pipeline");
     check(ddx_engine_get_stats(e, &r.st), "stats");
+    if (recp)
+        recorder_finish(recp, o.record_trace);
     r.chunk_impl = ddx_engine_chunker_impl(e);
     r.hash_impl = ddx_engine_hash_impl(e);
     r.backend = ddx_engine_backend(e);
@@ -1186,6 +1597,7 @@ static int cmd_run(int argc, char **argv)
     print_report(to_stdout ? stderr : stdout, &r);
 
     ddx_engine_close(e);
+    free(r.rows);
     if (gens) {
         for (unsigned i = 0; i < o.gen.generations; i++)
             free(gens[i]);
@@ -1196,6 +1608,64 @@ static int cmd_run(int argc, char **argv)
         free(in.v[i].path);
     free(in.v);
     return 0;
+}
+
+/* ---- plot: harness/ddx_plot.py (matplotlib) ------------------------------------- */
+
+#ifndef DDX_PLOT_SCRIPT_SRC
+#define DDX_PLOT_SCRIPT_SRC "harness/ddx_plot.py"
+#endif
+
+/* The plotting script: $DDX_PLOT_SCRIPT, else the installed copy beside the
+ * executable (PREFIX/bin/../share/ddx), else the source tree's. */
+static const char *plot_script(char *buf, size_t n)
+{
+    const char *env = getenv("DDX_PLOT_SCRIPT");
+    if (env && *env)
+        return env;
+    char exe[PATH_MAX];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (l > 0) {
+        exe[l] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(buf, n, "%.*s/../share/ddx/ddx_plot.py", (int)(n - 32), exe);
+            if (access(buf, R_OK) == 0)
+                return buf;
+        }
+    }
+    return DDX_PLOT_SCRIPT_SRC;
+}
+
+static int cmd_plot(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        printf("usage: ddbench plot RESULTS... -o DIR [--formats png,svg]\n"
+               "\n"
+               "Draw the paper-style figures (results/README.md) from run reports\n"
+               "(--json), sweep output (JSON Lines) and make microbench's JSON, as PNG\n"
+               "and SVG in DIR. Runs harness/ddx_plot.py with python3 and matplotlib\n"
+               "(make deps installs them); DDX_PYTHON and DDX_PLOT_SCRIPT override.\n");
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    char buf[PATH_MAX];
+    const char *script = plot_script(buf, sizeof buf);
+    if (access(script, R_OK) != 0)
+        die(1, "plot: %s: %s (set DDX_PLOT_SCRIPT to harness/ddx_plot.py)", script,
+            strerror(errno));
+    const char *py = getenv("DDX_PYTHON");
+    if (!py || !*py)
+        py = "python3";
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args)
+        die(1, "out of memory");
+    args[0] = (char *)py;
+    args[1] = (char *)script;
+    for (int i = 1; i < argc; i++)
+        args[i + 1] = argv[i];
+    execvp(py, args);
+    die(1, "plot: cannot run %s: %s", py, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -1214,5 +1684,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sweep"))
+        return ddbench_sweep(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "plot"))
+        return cmd_plot(argc - 1, argv + 1);
     die(EXIT_USAGE, "unknown command '%s' (try --help)", argv[1]);
 }

@@ -42,8 +42,9 @@ for B in "$@"; do
     done
     tier "test_cli.sh ($B)" tests/test_cli.sh "$B"
     tier "test_store_cli.sh ($B)" tests/test_store_cli.sh "$B"
+    tier "test_sweep.sh ($B)" tests/test_sweep.sh "$B"
     # The fuzz targets' corpora, each file once (under ASan+UBSan in build/san).
-    for f in log container recipe; do
+    for f in log container recipe trace; do
         tier "fuzz_$f ($B)" "$B/tests/fuzz_$f" "tests/fuzz/corpus/$f"
     done
 done

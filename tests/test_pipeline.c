@@ -393,3 +393,122 @@ Test(pipeline, feed_ref_zero_copy_equals_feed_and_releases_once)
     free(ref.v);
     free(a);
 }
+
+/* Replaying a data run's chunks (ddx_engine_feed_chunks) gives that run's
+ * statistics: counts, unique bytes, sizes, histogram; is_new marks exactly
+ * the first occurrence; a stream holds data or replayed chunks, not both. */
+Test(pipeline, replayed_chunks_equal_the_data_run)
+{
+    size_t n = 3u << 20;
+    uint8_t *a = make_mixed(n, tu_seed());
+    stream_in s[3] = {{a, n}, {a + 1000, n - 1000}, {a, n / 2}};
+    /* one worker: chunks reach the index in stream order, so is_new marks the
+     * first occurrence, as the replay's does */
+    run_cfg rc = {DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, DDX_HASH_SHA1, 1, 1u << 20, 0};
+    list data = {0};
+    ddx_stats want;
+    run_engine(&rc, s, 3, &data, &want);
+
+    ddx_engine *e;
+    cr_assert_eq(ddx_engine_create(&e), 0);
+    cr_assert_eq(ddx_engine_set_hash(e, DDX_HASH_SHA1), 0);
+    cr_assert_eq(ddx_engine_set_threads(e, 1), 0);
+    cr_assert_eq(ddx_engine_set_pinning(e, 0), 0);
+    list back = {0};
+    pthread_mutex_init(&back.mu, NULL);
+    cr_assert_eq(ddx_engine_set_chunk_callback(e, collect, &back), 0);
+    cr_assert_eq(ddx_engine_open(e), 0);
+    ddx_chunk *c = malloc(data.n * sizeof *c);
+    memcpy(c, data.v, data.n * sizeof *c);
+    size_t first_new = 0;
+    for (size_t i = 0, j; i < data.n; i = j) {
+        for (j = i; j < data.n && c[j].stream == c[i].stream; j++)
+            c[j].is_new = 7; /* overwritten */
+        cr_assert_eq(ddx_engine_stream_begin(e), 0);
+        /* in pieces of 1 and 100 records as well as whole */
+        size_t k = i;
+        cr_assert_eq(ddx_engine_feed_chunks(e, c + k, 1), 0);
+        k++;
+        size_t piece = j - k > 100 ? 100 : j - k;
+        cr_assert_eq(ddx_engine_feed_chunks(e, c + k, piece), 0);
+        k += piece;
+        cr_assert_eq(ddx_engine_feed_chunks(e, c + k, j - k), 0);
+        cr_assert_eq(ddx_engine_feed(e, "x", 1), DDX_ESTATE); /* no data after replay */
+        cr_assert_eq(ddx_engine_stream_end(e), 0);
+    }
+    for (size_t i = 0; i < data.n; i++) {
+        cr_assert_eq(c[i].is_new, data.v[i].is_new, "chunk %zu: is_new %u, the data run said %u", i,
+                     c[i].is_new, data.v[i].is_new);
+        first_new += c[i].is_new;
+    }
+    cr_assert_eq(ddx_engine_finish(e), 0);
+    ddx_stats got;
+    cr_assert_eq(ddx_engine_get_stats(e, &got), 0);
+    cr_assert_eq(got.logical_bytes, want.logical_bytes);
+    cr_assert_eq(got.unique_bytes, want.unique_bytes);
+    cr_assert_eq(got.chunks, want.chunks);
+    cr_assert_eq(got.unique_chunks, want.unique_chunks);
+    cr_assert_eq(got.unique_chunks, first_new);
+    cr_assert_eq(got.chunk_min, want.chunk_min);
+    cr_assert_eq(got.chunk_max, want.chunk_max);
+    cr_assert_eq(got.streams, 3);
+    cr_assert_eq(memcmp(got.chunk_hist, want.chunk_hist, sizeof got.chunk_hist), 0);
+    cr_assert_eq(got.stage[DDX_STAGE_INDEX].items, want.chunks);
+    cr_assert_eq(got.stage[DDX_STAGE_HASH].bytes, 0);
+    uint64_t hsum = 0;
+    for (unsigned i = 0; i < DDX_CHUNK_HIST_BINS; i++)
+        hsum += got.chunk_hist[i];
+    cr_assert_eq(hsum, got.chunks);
+    /* the callback saw the same chunks, at the same offsets */
+    qsort(back.v, back.n, sizeof *back.v, chunk_cmp);
+    cr_assert_eq(back.n, data.n);
+    for (size_t i = 0; i < data.n; i++)
+        cr_assert(back.v[i].stream == data.v[i].stream && back.v[i].offset == data.v[i].offset &&
+                      back.v[i].length == data.v[i].length &&
+                      !memcmp(back.v[i].fp, data.v[i].fp, 20),
+                  "callback chunk %zu differs", i);
+    /* state and argument errors */
+    cr_assert_eq(ddx_engine_feed_chunks(e, c, 1), DDX_ESTATE); /* no stream */
+    cr_assert_eq(ddx_engine_stream_begin(e), 0);
+    cr_assert_eq(ddx_engine_feed(e, "xy", 2), 0);
+    cr_assert_eq(ddx_engine_feed_chunks(e, c, 1), DDX_ESTATE); /* data in this stream */
+    cr_assert_eq(ddx_engine_stream_end(e), 0);
+    cr_assert_eq(ddx_engine_stream_begin(e), 0);
+    ddx_chunk bad = c[0];
+    bad.length = 0;
+    cr_assert_eq(ddx_engine_feed_chunks(e, &bad, 1), DDX_EINVAL);
+    bad.length = DDX_CHUNK_MAX_LIMIT + 1;
+    cr_assert_eq(ddx_engine_feed_chunks(e, &bad, 1), DDX_EINVAL);
+    cr_assert_eq(ddx_engine_feed_chunks(e, NULL, 1), DDX_EINVAL);
+    cr_assert_eq(ddx_engine_feed_chunks(e, NULL, 0), 0);
+    cr_assert_eq(ddx_engine_stream_end(e), 0);
+    cr_assert_eq(ddx_engine_finish(e), 0);
+    ddx_engine_close(e);
+    free(c);
+    free(back.v);
+    free(data.v);
+    free(a);
+}
+
+/* The histogram's bins: every length maps to the bin whose range holds it. */
+Test(pipeline, chunk_histogram_bins)
+{
+    cr_assert_eq(ddx_chunk_hist_bin(0), 0);
+    cr_assert_eq(ddx_chunk_hist_bin(15), 15);
+    cr_assert_eq(ddx_chunk_hist_bin(16), 16);
+    cr_assert_eq(ddx_chunk_hist_lower(DDX_CHUNK_HIST_BINS), UINT64_MAX);
+    for (unsigned b = 0; b + 1 < DDX_CHUNK_HIST_BINS; b++)
+        cr_assert_lt(ddx_chunk_hist_lower(b), ddx_chunk_hist_lower(b + 1));
+    uint64_t seed = tu_seed();
+    for (int i = 0; i < 200000; i++) {
+        uint64_t len = tu_splitmix(&seed) >> (tu_splitmix(&seed) % 64);
+        unsigned b = ddx_chunk_hist_bin(len);
+        cr_assert_leq(ddx_chunk_hist_lower(b), len, "length %llu", (unsigned long long)len);
+        if (b + 1 < DDX_CHUNK_HIST_BINS)
+            cr_assert_lt(len, ddx_chunk_hist_lower(b + 1), "length %llu", (unsigned long long)len);
+    }
+    for (uint64_t len = 0; len < 70000; len++) {
+        unsigned b = ddx_chunk_hist_bin(len);
+        cr_assert(ddx_chunk_hist_lower(b) <= len && len < ddx_chunk_hist_lower(b + 1));
+    }
+}

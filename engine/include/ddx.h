@@ -201,6 +201,17 @@ typedef void (*ddx_release_fn)(void *ctx);
 DDX_API DDX_NODISCARD int ddx_engine_feed_ref(ddx_engine *e, const void *p, size_t len,
                                               ddx_release_fn release, void *ctx);
 DDX_API DDX_NODISCARD int ddx_engine_stream_end(ddx_engine *e);
+/* Index chunks whose fingerprints are already known, as a fingerprint trace
+ * replay does (no bytes, no chunking, no hashing): for each c[i], its length
+ * and the first ddx_hash_size() bytes of its fp (zero-pad shorter
+ * fingerprints) are looked up and inserted, and c[i].is_new is set. Runs on
+ * the calling thread, within the current stream; the chunks count toward the
+ * statistics as if cut from data (logical and unique bytes, chunk sizes and
+ * histogram, the index stage) and go to the chunk callback. c[i].length must
+ * be 1..DDX_CHUNK_MAX_LIMIT (else DDX_EINVAL, nothing of that call indexed).
+ * A stream holds either data or replayed chunks: DDX_ESTATE after data was
+ * fed to the stream, and feeding data after replayed chunks is DDX_ESTATE. */
+DDX_API DDX_NODISCARD int ddx_engine_feed_chunks(ddx_engine *e, ddx_chunk *c, size_t n);
 
 /* Wait until every fed byte is chunked, fingerprinted and indexed. Statistics
  * are complete only after this returns 0. More streams may follow. */
@@ -225,6 +236,15 @@ typedef struct ddx_stage_stats {
     uint64_t items; /* batches (read, chunk, stitch) or chunks (hash, index) */
 } ddx_stage_stats;
 
+/* Chunk-size histogram: 16 bins per power of two. Lengths 0..15 have a bin
+ * each; a length L >= 16 with e = floor(log2 L) goes to bin
+ * 16 * (e - 3) + ((L >> (e - 4)) & 15). The last bin also takes every longer
+ * chunk (from 256 MiB). ddx_chunk_hist_bin() and ddx_chunk_hist_lower() map
+ * lengths to bins and bins to their smallest length. */
+#define DDX_CHUNK_HIST_BINS 400
+DDX_API unsigned ddx_chunk_hist_bin(uint64_t length);
+DDX_API uint64_t ddx_chunk_hist_lower(unsigned bin);
+
 typedef struct ddx_stats {
     uint64_t streams;       /* streams begun */
     uint64_t logical_bytes; /* bytes fed */
@@ -247,6 +267,7 @@ typedef struct ddx_stats {
     size_t batch_size;    /* bytes per batch */
     uint64_t batches;     /* batches processed */
     ddx_stage_stats stage[DDX_STAGE_COUNT];
+    uint64_t chunk_hist[DDX_CHUNK_HIST_BINS]; /* chunks per length bin, see above */
     /* GPU backends (all zero on cpu). Device times are summed over batches
      * (copies and kernels of different batches overlap, so they can add up
      * to more than wall_s). */
@@ -404,6 +425,94 @@ typedef struct ddx_verify_stats {
 } ddx_verify_stats;
 DDX_API DDX_NODISCARD int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx,
                                            ddx_verify_stats *st);
+
+/* ---- fingerprint traces (engine/src/trace/, docs/format.md) ----------------
+ *
+ * A trace is the chunk sequence of some data without the data: per chunk its
+ * length and fingerprint. Replaying one (ddx_engine_feed_chunks) measures the
+ * index and the dedup ratio at scales no local data reaches. Three formats:
+ *   DDX_TRACE_DDX  ddx's own binary trace: versioned header, CRC-32C checked
+ *                  blocks, an end block (docs/format.md); written by
+ *                  ddx_trace_writer (`ddbench run --record-trace FILE`).
+ *   DDX_TRACE_FIU  FIU block traces (text, one request per line):
+ *                  "ts pid process lba size W|R major minor md5 [md5...]",
+ *                  size in 512-byte sectors, one 32-hex-digit MD5 per 4 KiB
+ *                  block (size/8 of them); reads are counted and skipped.
+ *   DDX_TRACE_FSL  FSL fs-hasher traces as hf-stat prints them: one chunk
+ *                  per line, "xx:xx:...:xx SIZE [more fields]", the hash as
+ *                  colon-separated hex bytes; text lines (headers, "File
+ *                  path: ..." lines that start a new file) are skipped, a new
+ *                  file starts a new stream.
+ * Readers stream: memory is bounded by the caller's record array, whatever
+ * the trace's length. A malformed record stops the reader with DDX_ECORRUPT
+ * and ddx_trace_errmsg() gives one line "FILE:LINE: expected ..., got ..."
+ * (binary traces: "FILE: block N at byte OFF: ...").
+ */
+typedef enum ddx_trace_format {
+    DDX_TRACE_AUTO = 0, /* detect: the ddx magic, else the shape of the first record line */
+    DDX_TRACE_DDX = 1,
+    DDX_TRACE_FIU = 2,
+    DDX_TRACE_FSL = 3,
+} ddx_trace_format;
+
+/* "auto", "ddx", "fiu", "fsl" <-> values; from_name gives DDX_EINVAL if unknown. */
+DDX_API const char *ddx_trace_format_name(ddx_trace_format f);
+DDX_API DDX_NODISCARD int ddx_trace_format_from_name(const char *name, ddx_trace_format *out);
+
+typedef struct ddx_trace ddx_trace;
+
+/* Open a trace file ("-" reads stdin). On failure *out is NULL and why gets
+ * one line naming the file (unreadable, empty, unknown format, bad header). */
+DDX_API DDX_NODISCARD int ddx_trace_open(ddx_trace **out, const char *path, ddx_trace_format fmt,
+                                         char *why, size_t why_len);
+/* The same over n bytes in memory (not copied: keep them valid until close);
+ * name is used in messages. For tests and fuzzing. */
+DDX_API DDX_NODISCARD int ddx_trace_open_mem(ddx_trace **out, const void *p, size_t n,
+                                             const char *name, ddx_trace_format fmt, char *why,
+                                             size_t why_len);
+/* The format detected or given, and the fingerprint size in bytes (FIU 16;
+ * FSL as long as the first record's hash, 1..DDX_FP_MAX, the same for all
+ * records; 0 for an FSL trace with no chunk line; ddx as in its header).
+ * Valid after a successful open. */
+DDX_API ddx_trace_format ddx_trace_get_format(const ddx_trace *t);
+DDX_API size_t ddx_trace_fp_size(const ddx_trace *t);
+/* The hash named by a ddx trace's header ("sha1", "sha256", "md5", or "" if
+ * unknown); "md5" for FIU; "" for FSL. */
+DDX_API const char *ddx_trace_hash_name(const ddx_trace *t);
+/* Read up to max records into out[0..*got). Each record fills stream (0-based,
+ * a new number at each stream start), offset (FIU: the block's byte address
+ * lba * 512 + 4096 k; otherwise the running offset within its stream), length
+ * and fp (fp_size bytes, the rest zero); is_new is 0. Returns 0 with *got == 0
+ * at the end of the trace; DDX_ECORRUPT on a malformed record (the records
+ * before it were delivered by earlier calls; ddx_trace_errmsg() says where);
+ * an errno value on a read error; DDX_EINVAL for max == 0 (so that it cannot
+ * be mistaken for the end). After an error every call returns it again. */
+DDX_API DDX_NODISCARD int ddx_trace_read(ddx_trace *t, ddx_chunk *out, size_t max, size_t *got);
+DDX_API const char *ddx_trace_errmsg(const ddx_trace *t); /* "" if no error */
+/* Progress so far: lines (text) or blocks (ddx) read, records delivered,
+ * lines skipped (one per FIU read request, comment or FSL text line; blank
+ * lines are not counted). */
+typedef struct ddx_trace_counts {
+    uint64_t lines, records, skipped, bytes_read;
+} ddx_trace_counts;
+DDX_API void ddx_trace_get_counts(const ddx_trace *t, ddx_trace_counts *out);
+DDX_API void ddx_trace_close(ddx_trace *t); /* accepts NULL */
+
+/* Writing ddx binary traces. Records are appended in the order given; a
+ * record whose stream differs from the previous one starts a new stream.
+ * Written to PATH.tmp and renamed over PATH by a successful finish, after
+ * fsync: a reader never sees a trace without its end block. */
+typedef struct ddx_trace_writer ddx_trace_writer;
+/* hash: "sha1", "sha256", "md5" or "" (unknown); fp_size 1..DDX_FP_MAX. */
+DDX_API DDX_NODISCARD int ddx_trace_writer_open(ddx_trace_writer **out, const char *path,
+                                                const char *hash, size_t fp_size, char *why,
+                                                size_t why_len);
+DDX_API DDX_NODISCARD int ddx_trace_writer_add(ddx_trace_writer *w, const ddx_chunk *c, size_t n);
+/* Write the last block and the end block, fsync, rename. 0 or an errno value;
+ * the handle is freed either way (on failure PATH.tmp is removed). */
+DDX_API DDX_NODISCARD int ddx_trace_writer_finish(ddx_trace_writer *w);
+/* Drop a trace being written (PATH.tmp removed). Accepts NULL. */
+DDX_API void ddx_trace_writer_abort(ddx_trace_writer *w);
 
 #ifdef __cplusplus
 }

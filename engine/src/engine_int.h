@@ -80,6 +80,7 @@ typedef struct worker {
     _Atomic uint64_t ns_wall[DDX_STAGE_COUNT], ns_cpu[DDX_STAGE_COUNT];
     _Atomic uint64_t st_bytes[DDX_STAGE_COUNT], st_items[DDX_STAGE_COUNT];
     _Atomic uint64_t chunks, sum, min, max, sumsq_lo, sumsq_hi, uniq, uniq_bytes;
+    _Atomic uint64_t hist[DDX_CHUNK_HIST_BINS];
 } __attribute__((aligned(64))) worker;
 
 struct ddx_engine {
@@ -118,6 +119,8 @@ struct ddx_engine {
     batch *cur;
     int in_stream;
     uint64_t next_stream, cur_stream, stream_off, stream_base;
+    int replay_registered; /* e->w[threads], the replay slot, is in the index's reader list */
+    int stream_replay;     /* the current stream holds replayed chunks, so no data */
     uint64_t next_seq;
     uint64_t submitted;
     _Atomic uint64_t fed;
@@ -211,6 +214,7 @@ typedef struct ddx_eng_tally {
     uint64_t n, sum, mn, mx, uniq, ubytes;
     unsigned __int128 sq;
     stopwatch sw;
+    uint32_t hist[DDX_CHUNK_HIST_BINS]; /* per batch: a batch holds < 2^32 chunks */
 } ddx_eng_tally;
 void ddx_eng_index_begin(worker *w, ddx_eng_tally *t);
 void ddx_eng_index_one(worker *w, ddx_eng_tally *t, const batch *b, uint64_t off, uint32_t len,

@@ -448,6 +448,7 @@ void ddx_eng_index_one(worker *w, ddx_eng_tally *t, const batch *b, uint64_t off
     t->sq += (unsigned __int128)len * len;
     t->mn = len < t->mn ? len : t->mn;
     t->mx = len > t->mx ? len : t->mx;
+    t->hist[ddx_chunk_hist_bin(len)]++;
     if (e->cb) {
         ddx_chunk c = {b->stream, off, len, r == 1, {0}};
         memcpy(c.fp, fp, e->fp_size);
@@ -475,6 +476,9 @@ void ddx_eng_index_end(worker *w, ddx_eng_tally *t, uint64_t bytes)
         atomic_store_explicit(&w->max, t->mx, memory_order_relaxed);
     add_relaxed(&w->uniq, t->uniq);
     add_relaxed(&w->uniq_bytes, t->ubytes);
+    for (unsigned i = 0; i < DDX_CHUNK_HIST_BINS; i++)
+        if (t->hist[i])
+            add_relaxed(&w->hist[i], t->hist[i]);
     sw_stop(w, DDX_STAGE_INDEX, t->sw, bytes, t->n);
 }
 
@@ -670,10 +674,15 @@ int ddx_engine_open(ddx_engine *e)
     e->work_buf = calloc(rsz, sizeof *e->work_buf);
     e->pending = calloc(e->nbatches, sizeof *e->pending);
     e->sbuf = malloc((size_t)e->ccfg.max_size * 2);
-    e->w = aligned_alloc(64, e->threads * sizeof *e->w);
+    /* e->w[threads] is the replay slot (ddx_engine_feed_chunks): statistics and
+     * an index reader handle for the caller's thread, no thread of its own */
+    e->w = aligned_alloc(64, (e->threads + 1) * sizeof *e->w);
     if (!e->batches || !e->free_buf || !e->work_buf || !e->pending || !e->sbuf || !e->w)
         return DDX_ENOMEM;
-    memset(e->w, 0, e->threads * sizeof *e->w);
+    memset(e->w, 0, (e->threads + 1) * sizeof *e->w);
+    e->w[e->threads].e = e;
+    e->w[e->threads].id = e->threads;
+    atomic_store(&e->w[e->threads].min, UINT64_MAX);
     ck_ring_init(&e->free_ring, rsz);
     ck_ring_init(&e->work_ring, rsz);
     size_t ccap = cuts_capacity(e);
@@ -740,6 +749,8 @@ void ddx_engine_close(ddx_engine *e)
                 pthread_join(e->w[i].th, NULL);
             free(e->w[i].msgs);
         }
+        if (e->replay_registered)
+            ddx_index_unregister(e->index, &e->w[e->threads].it);
         free(e->w);
     }
     if (e->batches)
@@ -846,8 +857,8 @@ static void account_read(ddx_engine *e, stopwatch s, size_t n)
 int ddx_engine_feed(ddx_engine *e, const void *buf, size_t len)
 {
     USE_GUARD(e);
-    if (!e->in_stream || (!buf && len))
-        return e->in_stream ? DDX_EINVAL : DDX_ESTATE;
+    if (!e->in_stream || e->stream_replay || (!buf && len))
+        return e->in_stream && !e->stream_replay ? DDX_EINVAL : DDX_ESTATE;
     const uint8_t *p = buf;
     while (len) {
         if (!e->cur)
@@ -874,7 +885,7 @@ int ddx_engine_feed(ddx_engine *e, const void *buf, size_t len)
 int ddx_engine_feed_fd(ddx_engine *e, int fd)
 {
     USE_GUARD(e);
-    if (!e->in_stream)
+    if (!e->in_stream || e->stream_replay)
         return DDX_ESTATE;
     for (;;) {
         if (!e->cur)
@@ -915,8 +926,10 @@ int ddx_engine_feed_ref(ddx_engine *e, const void *buf, size_t len, ddx_release_
     atomic_store(&r->refs, 1); /* ours, until the end of this call */
     int rc = 0;
     const uint8_t *p = buf;
-    if (!e || !e->opened || !e->in_stream || (!buf && len)) {
-        rc = !e ? DDX_EINVAL : (!e->opened || !e->in_stream) ? DDX_ESTATE : DDX_EINVAL;
+    if (!e || !e->opened || !e->in_stream || e->stream_replay || (!buf && len)) {
+        rc = !e                                                  ? DDX_EINVAL
+             : (!e->opened || !e->in_stream || e->stream_replay) ? DDX_ESTATE
+                                                                 : DDX_EINVAL;
         goto out;
     }
     if ((rc = atomic_load(&e->err)) != 0)
@@ -968,13 +981,17 @@ int ddx_engine_stream_end(ddx_engine *e)
     USE_GUARD(e);
     if (!e->in_stream)
         return DDX_ESTATE;
+    e->in_stream = 0;
+    if (e->stream_replay) { /* replayed chunks: no batch to end */
+        e->stream_replay = 0;
+        return 0;
+    }
     if (!e->cur)
         e->cur = get_batch(e);
     if (e->cur->len)
         e->read_items++;
     submit(e, e->cur, 1);
     e->cur = NULL;
-    e->in_stream = 0;
     return 0;
 }
 
@@ -1011,8 +1028,10 @@ int ddx_engine_get_stats(ddx_engine *e, ddx_stats *st)
     st->logical_bytes = atomic_load_explicit(&e->done_bytes, memory_order_relaxed);
     uint64_t sum = 0, mn = UINT64_MAX;
     unsigned __int128 sq = 0;
-    for (unsigned i = 0; i < e->threads; i++) {
+    for (unsigned i = 0; i <= e->threads; i++) { /* and the replay slot */
         worker *w = &e->w[i];
+        for (unsigned k = 0; k < DDX_CHUNK_HIST_BINS; k++)
+            st->chunk_hist[k] += atomic_load_explicit(&w->hist[k], memory_order_relaxed);
         st->chunks += atomic_load_explicit(&w->chunks, memory_order_relaxed);
         sum += atomic_load_explicit(&w->sum, memory_order_relaxed);
         sq += ((unsigned __int128)atomic_load(&w->sumsq_hi) << 64) | atomic_load(&w->sumsq_lo);
