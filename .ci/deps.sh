@@ -20,3 +20,10 @@ if ! python3 -c 'import pyfastcdc' 2>/dev/null; then
     python3 -m pip install -q pyfastcdc 2>/dev/null ||
         python3 -m pip install -q --break-system-packages pyfastcdc
 fi
+# The plotter (harness/ddx_plot.py, tests/test_plot.sh), for the python3 on PATH
+# (python3-matplotlib above serves only Debian's own python3).
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
+    echo "deps: pip install matplotlib"
+    python3 -m pip install -q matplotlib 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages matplotlib
+fi

@@ -54,6 +54,8 @@ tier "test_pipeline (DDX_CPU_MASK=0)" env DDX_CPU_MASK=0 "$1/tests/test_pipeline
 tier "test_cuda_build.sh" tests/test_cuda_build.sh
 # The cross-implementation oracle needs only the optimised build.
 tier "fastcdc_oracle.py" python3 tests/fastcdc_oracle.py "$1"
+# The plotter (harness/ddx_plot.py) needs no build: once.
+tier "test_plot.sh" tests/test_plot.sh "$1"
 
 echo "total: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
