@@ -482,6 +482,9 @@ void ddx_eng_index_end(worker *w, ddx_eng_tally *t, uint64_t bytes)
     sw_stop(w, DDX_STAGE_INDEX, t->sw, bytes, t->n);
 }
 
+/* Chunks whose index slot is prefetched ahead of the one being inserted. */
+#define INDEX_AHEAD 8
+
 static void index_batch(worker *w, batch *b)
 {
     size_t fs = w->e->fp_size;
@@ -490,6 +493,11 @@ static void index_batch(worker *w, batch *b)
     ddx_eng_tally t;
     ddx_eng_index_begin(w, &t);
     for (size_t k = 0; k < total; k++) {
+        size_t ahead = k + INDEX_AHEAD; /* overlap the probes' cache misses */
+        if (ahead < total)
+            ddx_index_prefetch(w->e->index, ahead < b->nst
+                                                ? b->st_fps + ahead * fs
+                                                : b->fps + (b->accept_from + ahead - b->nst) * fs);
         if (k < b->nst) {
             ddx_eng_index_one(w, &t, b, b->st_off[k], b->st_len[k], b->st_fps + k * fs);
         } else {

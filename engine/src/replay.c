@@ -36,6 +36,9 @@ uint64_t ddx_chunk_hist_lower(unsigned bin)
 /* Chunks per index_begin/end: bounds the tally's 32-bit histogram counters
  * and keeps the index stage's timing granular. */
 #define REPLAY_SLICE 65536
+/* Fingerprints prefetched ahead of the one being looked up: enough to cover
+ * a DRAM miss with the work of the ones between. */
+#define REPLAY_AHEAD 8
 
 int ddx_engine_feed_chunks(ddx_engine *e, ddx_chunk *c, size_t n)
 {
@@ -71,6 +74,8 @@ int ddx_engine_feed_chunks(ddx_engine *e, ddx_chunk *c, size_t n)
         uint64_t bytes = 0;
         ddx_eng_index_begin(w, &t);
         for (; i < end; i++) {
+            if (i + REPLAY_AHEAD < end)
+                ddx_index_prefetch(e->index, c[i + REPLAY_AHEAD].fp);
             uint64_t before = t.uniq;
             ddx_eng_index_one(w, &t, &b, e->stream_off, c[i].length, c[i].fp);
             c[i].is_new = t.uniq != before;

@@ -187,6 +187,11 @@ int ddx_index_insert(ddx_index *ix, const uint8_t *fp, uint64_t value, uint64_t 
     }
 }
 
+void ddx_index_prefetch(const ddx_index *ix, const uint8_t *fp)
+{
+    __builtin_prefetch(slot_state(ix, home(ix, fp)), 1, 3);
+}
+
 int ddx_index_lookup(ddx_index *ix, const uint8_t *fp, uint64_t *value)
 {
     for (uint64_t i = home(ix, fp);; i = (i + 1) & ix->mask) {

@@ -42,6 +42,10 @@ void ddx_index_leave(ddx_index *ix, ddx_index_thread *t);
 int ddx_index_insert(ddx_index *ix, const uint8_t *fp, uint64_t value, uint64_t *existing);
 /* Between enter and leave. 1 and *value if present, 0 if not. */
 int ddx_index_lookup(ddx_index *ix, const uint8_t *fp, uint64_t *value);
+/* Between enter and leave. Start loading fp's home slot: a caller that knows
+ * its next fingerprints prefetches a few ahead, so that the cache misses of
+ * several probes overlap instead of queuing one after another. */
+void ddx_index_prefetch(const ddx_index *ix, const uint8_t *fp);
 /* 1 if the table passed its soft load limit and should grow. Any time. */
 int ddx_index_wants_grow(const ddx_index *ix);
 /* Outside enter/leave. Doubles the table if it still wants to grow. */
