@@ -34,6 +34,7 @@
 typedef struct axis {
     const char *v[MAX_AXIS];
     int n;
+    char own[MAX_AXIS][24]; /* values made here (the sizes of A..B) */
 } axis;
 
 typedef struct sweep {
@@ -114,11 +115,9 @@ static void expand_avg(axis *a, char *list)
         for (uint64_t v = lo; v <= hi; v *= 2) {
             if (a->n == MAX_AXIS)
                 ddb_die(DDB_EXIT_USAGE, "--avg: at most %d values", MAX_AXIS);
-            char *s = malloc(32);
-            if (!s)
-                ddb_die(1, "out of memory");
-            snprintf(s, 32, "%" PRIu64, v);
-            a->v[a->n++] = s;
+            snprintf(a->own[a->n], sizeof a->own[a->n], "%" PRIu64, v);
+            a->v[a->n] = a->own[a->n];
+            a->n++;
         }
     }
 }

@@ -99,9 +99,10 @@ fi
 cp "$OUT" "$T/bad.jsonl"
 sed -i '2s/.*/{"not": "a sweep row"}/' "$T/bad.jsonl"
 expect_err "a foreign row names file and line" 1 "bad.jsonl:2: not a ddbench sweep row" sweep -o "$T/bad.jsonl" --avg 4K
-$DDB sweep -o "$OUT" --backend cuda --avg 4K "${SMALL[@]}" 2>"$T/log"
+$DDB sweep -o "$OUT" --avg 4K "${SMALL[@]}" --impl hash=nope 2>"$T/log"
 rc=$?
-if [ "$rc" -eq 1 ] && grep -q "backend=cuda.*failed (exit 1)" "$T/log" && [ "$(wc -l <"$OUT")" -eq 5 ]; then
+if [ "$rc" -eq 1 ] && grep -q "run=.*--impl hash=nope: failed (exit 2): .*unknown implementation" "$T/log" &&
+    [ "$(wc -l <"$OUT")" -eq 5 ]; then
     ok "a failing cell is reported, leaves no row, and the sweep exits 1"
 else
     bad "failing cell: rc=$rc $(cat "$T/log")"
