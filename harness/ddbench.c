@@ -105,7 +105,9 @@ static void usage(FILE *f)
                "  --device N          device number within the backend (default 0)\n"
                "  --store DIR         ingest into a persistent store at DIR (created with the\n"
                "                      chunker and hash options if missing; docs/format.md):\n"
-               "                      each file, or each generation, becomes a version\n"
+               "                      each file, or each generation, becomes a version;\n"
+               "                      a trace's streams become versions of its name (at\n"
+               "                      most 2^20 chunks each) holding metadata only\n"
                "  --trace-format NAME auto | ddx | fiu | fsl: PATHs are fingerprint traces\n"
                "                      (docs/traces.md), replayed into the index; without\n"
                "                      it, files starting with ddx's trace magic or named\n"
@@ -1239,8 +1241,69 @@ static void version_name(const char *path, char *out, size_t n)
             *c = '_';
 }
 
+/* Records per version when a trace goes into a store: bounds the per-put
+ * chunk list (a stream longer than this becomes consecutive versions). */
+#define TRACE_PUT_MAX (1u << 20)
+
+static void put_trace_part(ddx_store *s, const char *name, const ddx_chunk *c, size_t n,
+                           ddx_put_stats *t, unsigned *puts, int verbose)
+{
+    ddx_put_stats ps;
+    if (ddx_store_put_chunks(s, name, c, n, &ps) != 0)
+        die(1, "%s: put: %s", name, ddx_store_errmsg(s));
+    t->bytes += ps.bytes, t->chunks += ps.chunks, t->new_chunks += ps.new_chunks;
+    t->new_bytes += ps.new_bytes, t->meta_bytes += ps.meta_bytes, (*puts)++;
+    if (verbose)
+        fprintf(stderr, "%s: %zu chunks -> %s@%u\n", prog, n, name, ps.version);
+}
+
+/* Every trace stream as versions of the trace file's name, metadata only
+ * (ddx_store_put_chunks): the index and the metadata log at trace scale. */
+static void put_traces(const opts *o, report *r, const inputs *in, ddx_trace *first, ddx_store *s,
+                       ddx_put_stats *t, unsigned *puts)
+{
+    enum { NREC = 4096 };
+    ddx_chunk *c = malloc(TRACE_PUT_MAX * sizeof *c), *rb = malloc(NREC * sizeof *rb);
+    if (!c || !rb)
+        die(1, "out of memory");
+    for (size_t i = 0; i < in->n; i++) {
+        const char *path = in->v[i].path;
+        ddx_trace *tr = i ? open_trace(o, path) : first;
+        if (ddx_trace_fp_size(tr) > ddx_hash_size(o->hash))
+            die(1, "%s: %zu-byte fingerprints do not fit the store's %zu-byte keys", path,
+                ddx_trace_fp_size(tr), ddx_hash_size(o->hash));
+        char name[256];
+        version_name(path, name, sizeof name);
+        size_t n = 0; /* c[0, n): one stream's next version */
+        for (;;) {
+            size_t got;
+            int rc = ddx_trace_read(tr, rb, NREC, &got);
+            if (rc)
+                die(1, "%s", rc == DDX_ECORRUPT ? ddx_trace_errmsg(tr) : ddx_strerror(rc));
+            for (size_t k = 0; k < got; k++) {
+                if (n && (rb[k].stream != c[n - 1].stream || n == TRACE_PUT_MAX)) {
+                    put_trace_part(s, name, c, n, t, puts, o->verbose);
+                    n = 0;
+                }
+                c[n++] = rb[k];
+            }
+            if (!got)
+                break;
+        }
+        if (n)
+            put_trace_part(s, name, c, n, t, puts, o->verbose);
+        ddx_trace_counts cn;
+        ddx_trace_get_counts(tr, &cn);
+        r->trace_records += cn.records;
+        r->trace_skipped += cn.skipped;
+        ddx_trace_close(tr);
+    }
+    free(c);
+    free(rb);
+}
+
 static void run_store(const opts *o, report *r, const inputs *in, uint8_t **gens,
-                      const size_t *gen_len)
+                      const size_t *gen_len, ddx_trace *first)
 {
     char why[768], idp[PATH_MAX];
     struct stat sst;
@@ -1264,7 +1327,19 @@ static void run_store(const opts *o, report *r, const inputs *in, uint8_t **gens
     ddx_put_stats t = {0}, ps;
     unsigned puts = 0;
     double t0 = mono_s();
-    if (o->npaths) {
+    if (first) {
+        ddx_store_stats ss;
+        if (ddx_store_stat(s, &ss))
+            die(1, "--store: stat: %s", ddx_store_errmsg(s));
+        if (ddx_hash_size(ss.hash) < r->trace_fp)
+            die(1,
+                "--store %s: its %s keys (%zu bytes) cannot hold the trace's %zu-byte "
+                "fingerprints",
+                o->store, ddx_hash_name(ss.hash), ddx_hash_size(ss.hash), r->trace_fp);
+        opts o2 = *o;
+        o2.hash = ss.hash;
+        put_traces(&o2, r, in, first, s, &t, &puts);
+    } else if (o->npaths) {
         for (size_t i = 0; i < in->n; i++) {
             const char *path = in->v[i].path;
             int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
@@ -1308,7 +1383,8 @@ static void run_store(const opts *o, report *r, const inputs *in, uint8_t **gens
     printf("versions put     %15u\n", puts);
     printf("logical bytes    %15llu  (%.1f MiB)\n", (unsigned long long)t.bytes,
            t.bytes / 1048576.0);
-    printf("new bytes        %15llu  (%.1f MiB written to containers)\n",
+    printf(r->trace ? "new bytes        %15llu  (%.1f MiB, absent: metadata only)\n"
+                    : "new bytes        %15llu  (%.1f MiB written to containers)\n",
            (unsigned long long)t.new_bytes, t.new_bytes / 1048576.0);
     printf("chunks           %15llu  (%llu new)\n", (unsigned long long)t.chunks,
            (unsigned long long)t.new_chunks);
@@ -1316,8 +1392,12 @@ static void run_store(const opts *o, report *r, const inputs *in, uint8_t **gens
            t.new_bytes ? (double)t.bytes / (double)t.new_bytes : 1.0);
     printf("metadata         %15llu  bytes (%.1f per chunk reference)\n",
            (unsigned long long)t.meta_bytes, refs > 0 ? t.meta_bytes / refs : 0.0);
-    printf("ingest           %15.3f  s  (%.2f GB/s, every put acknowledged durable)\n", wall,
-           wall > 0 ? t.bytes / wall / 1e9 : 0.0);
+    if (r->trace)
+        printf("replay           %15.3f  s  (%.2f M chunks/s, every put acknowledged durable)\n",
+               wall, wall > 0 ? t.chunks / wall / 1e6 : 0.0);
+    else
+        printf("ingest           %15.3f  s  (%.2f GB/s, every put acknowledged durable)\n", wall,
+               wall > 0 ? t.bytes / wall / 1e9 : 0.0);
     if (o->json) {
         FILE *f = !strcmp(o->json, "-") ? stdout : fopen(o->json, "w");
         if (!f)
@@ -1469,9 +1549,6 @@ static int cmd_run(int argc, char **argv)
     ddx_trace *first = NULL;
     char trace_hash[16] = "";
     if (r.trace) {
-        if (o.store)
-            die(EXIT_USAGE, "--store: trace replay into a store is not supported; replay without "
-                            "--store to measure the index");
         if (o.backend != DDX_BACKEND_CPU)
             die(EXIT_USAGE,
                 "--backend %s: a trace replay has nothing to chunk or hash; it runs "
@@ -1498,7 +1575,7 @@ static int cmd_run(int argc, char **argv)
         if (o.backend != DDX_BACKEND_CPU || o.csv)
             die(EXIT_USAGE, "--store: runs on the cpu backend and reports text or --json only");
         ddx_engine_close(e);
-        run_store(&o, &r, &in, gens, gen_len);
+        run_store(&o, &r, &in, gens, gen_len, first);
         return 0;
     }
     recorder rec, *recp = NULL;

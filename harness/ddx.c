@@ -1086,6 +1086,9 @@ static int cmd_verify(const command *cmd, int argc, char **argv)
     char b[32];
     printf("%s: %" PRIu64 " chunks (%s) in %" PRIu64 " containers checked: ", store, st.chunks,
            human(st.bytes, b), st.containers);
+    if (st.absent_chunks)
+        printf("%" PRIu64 " absent (put from fingerprint traces, no bytes to check); ",
+               st.absent_chunks);
     if (!rc)
         printf("intact\n");
     else

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -340,12 +341,12 @@ Test(store, lock_missing_and_newer_format)
     int fd = open(sup, O_RDWR);
     uint8_t slot[DDX_SUPER_SLOT];
     cr_assert_eq(pread(fd, slot, sizeof slot, DDX_SUPER_SLOT), DDX_SUPER_SLOT);
-    ddx_put16(slot + 8, DDX_FMT_MAJOR + 1);
+    ddx_put16(slot + 8, DDX_FMT_MAJOR_ABSENT + 1);
     ddx_put32(slot + DDX_SUPER_SLOT - 4, ddx_crc32c(0, slot, DDX_SUPER_SLOT - 4));
     cr_assert_eq(pwrite(fd, slot, sizeof slot, DDX_SUPER_SLOT), DDX_SUPER_SLOT);
     close(fd);
     cr_assert_eq(ddx_store_open(&s, dir, DDX_STORE_READ, why, sizeof why), DDX_EFORMAT);
-    cr_assert(strstr(why, "format 2.0"), "%s", why);
+    cr_assert(strstr(why, "format 3.0"), "%s", why);
     free(sup);
     rmrf(tmp);
     free(tmp), free(dir);
@@ -593,4 +594,134 @@ Test(store, gc_leaves_containers_that_open_readers_may_need)
     free(a), free(b);
     rmrf(tmp);
     free(tmp), free(dir);
+}
+
+/* ---- metadata-only puts (fingerprint traces) ---------------------------------- */
+
+typedef struct chunk_list {
+    pthread_mutex_t mu;
+    ddx_chunk *v;
+    size_t n, cap;
+} chunk_list;
+
+static void collect_chunk(void *ctx, const ddx_chunk *c)
+{
+    chunk_list *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 1024;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        cr_assert(l->v);
+    }
+    l->v[l->n++] = *c;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const ddx_chunk *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* The chunk list a store with these parameters cuts from p: what a trace of
+ * the same data holds. */
+static chunk_list chunks_of(ddx_store *s, const uint8_t *p, size_t n)
+{
+    ddx_store_stats ss;
+    cr_assert_eq(ddx_store_stat(s, &ss), 0);
+    chunk_list l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ddx_engine *e;
+    cr_assert_eq(ddx_engine_create(&e), 0);
+    cr_assert_eq(ddx_engine_set_chunker(e, ss.chunker, ss.min, ss.avg, ss.max), 0);
+    cr_assert_eq(ddx_engine_set_hash(e, ss.hash), 0);
+    cr_assert_eq(ddx_engine_set_pinning(e, 0), 0);
+    cr_assert_eq(ddx_engine_set_chunk_callback(e, collect_chunk, &l), 0);
+    cr_assert_eq(ddx_engine_open(e), 0);
+    cr_assert_eq(ddx_engine_stream_begin(e), 0);
+    cr_assert_eq(ddx_engine_feed(e, p, n), 0);
+    cr_assert_eq(ddx_engine_stream_end(e), 0);
+    cr_assert_eq(ddx_engine_finish(e), 0);
+    ddx_engine_close(e);
+    qsort(l.v, l.n, sizeof *l.v, by_offset);
+    return l;
+}
+
+Test(store, trace_puts_are_metadata_only_and_survive_replay_checkpoint_and_gc)
+{
+    char *tmp = mktmp(), *dd = store_path(tmp, "data"), *td = store_path(tmp, "trace");
+    init_store(dd, NULL, 0);
+    init_store(td, NULL, 0);
+    size_t n = 4u << 20;
+    uint8_t *v1 = version_bytes(tu_seed(), 0, n), *v2 = version_bytes(tu_seed(), 3, n);
+    ddx_store *d = open_store(dd, DDX_STORE_WRITE), *t = open_store(td, DDX_STORE_WRITE);
+    ddx_put_stats ds1, ds2, ts1, ts2, ts3;
+    put(d, "v", v1, n, &ds1);
+    put(d, "v", v2, n, &ds2);
+    chunk_list c1 = chunks_of(d, v1, n), c2 = chunks_of(d, v2, n);
+    cr_assert_eq(c1.n, ds1.chunks);
+
+    /* the trace store: the same dedup as the data store, no containers */
+    cr_assert_eq(ddx_store_put_chunks(t, "v", c1.v, c1.n, &ts1), 0, "%s", ddx_store_errmsg(t));
+    cr_assert_eq(ddx_store_put_chunks(t, "v", c2.v, c2.n, &ts2), 0, "%s", ddx_store_errmsg(t));
+    cr_assert_eq(ts1.new_chunks, ds1.new_chunks);
+    cr_assert_eq(ts2.new_chunks, ds2.new_chunks);
+    cr_assert_eq(ts2.new_bytes, ds2.new_bytes);
+    cr_assert_eq(ts2.bytes, n);
+    cr_assert_eq(ts2.version, 2);
+    cr_assert_leq(ts2.meta_bytes, 48 * ts2.new_chunks + 32 * ts2.chunks + 512);
+    ddx_store_stats ss;
+    cr_assert_eq(ddx_store_stat(t, &ss), 0);
+    cr_assert_eq(ss.containers, 0);
+    cr_assert_eq(ss.versions, 2);
+    /* not restorable, said clearly; no data puts into a trace store */
+    cr_assert_eq(ddx_store_get(t, "v", 2, 1), DDX_ENOENT);
+    cr_assert(strstr(ddx_store_errmsg(t), "v@2 was put from a fingerprint trace"), "%s",
+              ddx_store_errmsg(t));
+    cr_assert_eq(ddx_store_put_mem(t, "x", v1, 100, NULL), DDX_ESTATE);
+    cr_assert(strstr(ddx_store_errmsg(t), "takes no data puts"), "%s", ddx_store_errmsg(t));
+    ddx_chunk bad = c1.v[0];
+    bad.length = 0;
+    cr_assert_eq(ddx_store_put_chunks(t, "v", &bad, 1, NULL), DDX_EINVAL);
+    ddx_store_close(t);
+
+    /* reopened from the log, then from a checkpoint: the absent chunks are back */
+    for (int round = 0; round < 2; round++) {
+        if (round)
+            setenv("DDX_CKPT_BYTES", "1", 1);
+        t = open_store(td, DDX_STORE_WRITE);
+        cr_assert_eq(ddx_store_put_chunks(t, "v", c2.v, c2.n, &ts3), 0, "%s", ddx_store_errmsg(t));
+        cr_assert_eq(ts3.new_chunks, 0, "round %d: the index lost absent chunks", round);
+        ddx_verify_stats vs;
+        cr_assert_eq(ddx_store_verify(t, NULL, NULL, &vs), 0, "%s", ddx_store_errmsg(t));
+        cr_assert_eq(vs.absent_chunks, ds1.new_chunks + ds2.new_chunks);
+        cr_assert_eq(vs.damaged_chunks, 0);
+        cr_assert_eq(vs.chunks, 0);
+        ddx_store_close(t);
+        unsetenv("DDX_CKPT_BYTES");
+    }
+    /* rm + gc frees absent chunks like any others */
+    t = open_store(td, DDX_STORE_WRITE);
+    for (uint32_t k = 1; k <= 4; k++)
+        cr_assert_eq(ddx_store_rm(t, "v", k), 0, "%s", ddx_store_errmsg(t));
+    ddx_gc_stats gs;
+    cr_assert_eq(ddx_store_gc(t, &gs), 0, "%s", ddx_store_errmsg(t));
+    cr_assert_eq(gs.freed_chunks, ds1.new_chunks + ds2.new_chunks);
+    cr_assert_eq(gs.moved_bytes, 0);
+    ddx_store_close(t);
+    t = open_store(td, DDX_STORE_READ);
+    ddx_verify_stats vs;
+    cr_assert_eq(ddx_store_verify(t, NULL, NULL, &vs), 0, "%s", ddx_store_errmsg(t));
+    cr_assert_eq(vs.absent_chunks, 0);
+    ddx_store_close(t);
+
+    /* into the data store: every chunk is already there with its bytes, so the
+     * trace version restores and the store still takes data */
+    cr_assert_eq(ddx_store_put_chunks(d, "t", c2.v, c2.n, &ts3), 0, "%s", ddx_store_errmsg(d));
+    cr_assert_eq(ts3.new_chunks, 0);
+    check_get(d, "t", 1, v2, n);
+    put(d, "v", v1, n, NULL);
+    ddx_store_close(d);
+    free(c1.v), free(c2.v), free(v1), free(v2);
+    rmrf(tmp);
+    free(tmp), free(dd), free(td);
 }

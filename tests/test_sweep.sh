@@ -165,5 +165,30 @@ expect_err "sha1 keys cannot hold sha256 fingerprints" 2 "--hash sha1: its 20-by
 expect_err "trace replay refuses a GPU backend" 2 "nothing to chunk or hash" run -q --backend opencl "$T/rec.ddxt"
 expect_err "--record-trace into a missing directory" 1 "--record-trace" run -q --record-trace "$T/no/such/dir/t.ddxt" "$T/a.bin"
 
+# ---- traces into a store: the index and the metadata log, no data ------------------
+DDXB="$B/ddx"
+$DDB run -q --store "$T/ts" --json "$T/ts1.json" "$T/rec.ddxt" >/dev/null 2>"$T/err"
+$DDB run -q --store "$T/ts" --json "$T/ts2.json" "$T/rec.ddxt" >/dev/null 2>>"$T/err"
+check "a trace replays into a store; the second replay is all duplicates" py '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["schema"] == "ddx.store-run/1" and a["versions_put"] == 2, a
+assert 0 < a["new_chunks"] < a["chunks"], a
+assert b["new_chunks"] == 0 and b["new_bytes"] == 0 and b["chunks"] == a["chunks"]
+assert a["store_container_bytes"] == 0
+' "$T/ts1.json" "$T/ts2.json"
+check "ddx ls lists the trace versions" test "$("$DDXB" ls "$T/ts" | grep -c '^rec.ddxt@')" -eq 4
+"$DDXB" get "$T/ts" rec.ddxt@1 "$T/out.bin" >/dev/null 2>"$T/err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "put from a fingerprint trace" "$T/err"; then
+    ok "ddx get of a trace version: one line, non-zero exit"
+else
+    bad "ddx get of a trace version: rc=$rc $(cat "$T/err")"
+fi
+check "ddx verify counts the absent chunks" sh -c "'$DDXB' verify '$T/ts' | grep -q 'absent (put from fingerprint traces'"
+expect_err "a trace store takes no data" 1 "takes no data puts" run -q --store "$T/ts" "$T/a.bin"
+$DDB run -q --store "$T/ts1s" --hash sha1 "$T/a.bin" >/dev/null 2>&1
+expect_err "sha1 store keys cannot hold sha256 trace fingerprints" 1 "cannot hold the trace's 32-byte" run -q --store "$T/ts1s" "$T/rec.ddxt"
+
 echo "test_sweep: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -369,10 +369,24 @@ DDX_API DDX_NODISCARD int ddx_store_put_fd(ddx_store *s, const char *name, int f
 /* The same from memory. */
 DDX_API DDX_NODISCARD int ddx_store_put_mem(ddx_store *s, const char *name, const void *p, size_t n,
                                             ddx_put_stats *st);
+/* A metadata-only put, for fingerprint-trace replays: the n chunks (length
+ * and the first hash-size bytes of fp, zero-padded) become a new version of
+ * name through the same log records and commit as a data put. Chunks already
+ * in the store are referenced; new ones are stored ABSENT: indexed and
+ * logged, but no container holds their bytes. Such a version lists, counts
+ * and deduplicates like any other; ddx_store_get() of it fails with
+ * DDX_ENOENT naming the first absent chunk, verify counts absent chunks
+ * (absent_chunks) instead of reading them, gc frees them like other chunks.
+ * The first absent chunk moves the store to superblock format 2.x, which a
+ * ddx without absent chunks refuses as newer (docs/format.md). Lengths must be
+ * 1..DDX_CHUNK_MAX_LIMIT. */
+DDX_API DDX_NODISCARD int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c,
+                                               size_t n, ddx_put_stats *st);
 
 /* Write version `version` of name (0: the latest) to fd, byte-exact. Every
  * chunk is re-hashed before it is written; a mismatch stops the restore with
- * DDX_ECORRUPT and ddx_store_errmsg() names the chunk and its offset. */
+ * DDX_ECORRUPT and ddx_store_errmsg() names the chunk and its offset. A
+ * version put from a trace (absent chunks) gives DDX_ENOENT, nothing written. */
 DDX_API DDX_NODISCARD int ddx_store_get(ddx_store *s, const char *name, uint32_t version, int fd);
 
 typedef struct ddx_version_info {
@@ -422,6 +436,7 @@ typedef void (*ddx_verify_fn)(void *ctx, const char *line);
 typedef struct ddx_verify_stats {
     uint64_t chunks, bytes, damaged_chunks, damaged_versions, containers;
     uint64_t log_records, damaged_records; /* the committed log, re-read whole */
+    uint64_t absent_chunks;                /* put from fingerprint traces: no bytes to check */
 } ddx_verify_stats;
 DDX_API DDX_NODISCARD int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx,
                                            ddx_verify_stats *st);

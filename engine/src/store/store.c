@@ -57,7 +57,7 @@
 #define RECIPE_PART (1u << 20) /* ids per RECIPE record, at most */
 
 typedef struct chunk {
-    uint32_t ctr;  /* container id; 0: freed */
+    uint32_t ctr;  /* container id; 0: freed; DDX_CTR_ABSENT: no bytes (from a trace) */
     uint32_t off;  /* offset in the container file */
     uint32_t len;  /* bytes */
     uint32_t crc;  /* CRC-32C of the bytes */
@@ -443,7 +443,7 @@ static int apply(ddx_store *s, const ddx_rec *r, pending_recipe *pr, char *why, 
             ddx_chunk_ent e;
             ddx_chunks_entry(&c, i, &e);
             uint64_t id = c.first_id + i;
-            if (e.offset < DDX_CTR_HDR) {
+            if (e.offset < DDX_CTR_HDR && c.container != DDX_CTR_ABSENT) {
                 snprintf(why, wl, "chunks record: chunk %llu at offset %u, inside the header",
                          (unsigned long long)id, e.offset);
                 return DDX_ECORRUPT;
@@ -585,7 +585,7 @@ static void roll_forward_containers(ddx_store *s)
     uint32_t ctr = s->sb.open_ctr;
     uint64_t len = s->sb.open_ctr_len;
     for (uint64_t id = 1; id < s->sb.next_chunk; id++)
-        if (s->ch[id].ctr > ctr)
+        if (s->ch[id].ctr > ctr && s->ch[id].ctr != DDX_CTR_ABSENT)
             ctr = s->ch[id].ctr, len = 0;
     for (uint64_t id = 1; id < s->sb.next_chunk; id++)
         if (s->ch[id].ctr == ctr && (uint64_t)s->ch[id].off + s->ch[id].len > len)
@@ -1673,9 +1673,82 @@ static int write_guard(ddx_store *s)
 
 /* Put the bytes at p[0, n), or (p NULL) everything read from fd, whose
  * bytes are then read again at base + offset for the new chunks only. */
+/* The rest of a put, once every chunk has an id (ids[0..nids)): the recipe
+ * parts and the VERSION record, then the commit. rc: an error already met
+ * (no records then; the handle stays broken). */
+static int put_version(ddx_store *s, const char *name, uint32_t number, uint64_t *ids,
+                       uint64_t nids, uint64_t n, int rc, uint64_t new_chunks, uint64_t new_bytes,
+                       uint64_t log0, ddx_put_stats *st, double t0)
+{
+    ddx_version_rec v;
+    memset(&v, 0, sizeof v);
+    v.id = s->sb.next_version;
+    v.number = number;
+    v.bytes = n;
+    v.chunks = nids;
+    v.time_ns = now_real_ns();
+    snprintf(v.name, sizeof v.name, "%s", name);
+    /* recipe parts: varint deltas, at most RECIPE_PART ids each */
+    for (size_t i = 0; !rc && i < nids; i += RECIPE_PART) {
+        uint32_t cnt = (uint32_t)(nids - i < RECIPE_PART ? nids - i : RECIPE_PART);
+        uint8_t *r = rec_begin(s, DDX_RECIPE_HDR + cnt * 10u);
+        if (!r) {
+            rc = DDX_ENOMEM;
+            break;
+        }
+        ddx_put64(r, v.id);
+        ddx_put32(r + 8, v.parts);
+        ddx_put32(r + 12, cnt);
+        size_t len = DDX_RECIPE_HDR;
+        uint64_t prev = 0;
+        for (uint32_t j = 0; j < cnt; j++) {
+            len += ddx_varint_delta(r + len, prev, ids[i + j]);
+            prev = ids[i + j];
+        }
+        rec_end(s, DDX_REC_RECIPE, (uint32_t)len);
+        v.parts++;
+    }
+    if (!rc) {
+        uint8_t *r = rec_begin(s, DDX_VERSION_HDR + 255);
+        if (!r)
+            rc = DDX_ENOMEM;
+        else
+            rec_end(s, DDX_REC_VERSION, (uint32_t)ddx_version_encode(&v, r));
+    }
+    s->sb.next_version++; /* the superblock of this commit counts it */
+    if (!rc)
+        rc = commit(s);
+    if (rc) {
+        free(ids);
+        return rc; /* s->broken stays set: the handle is ahead of the disk */
+    }
+    if ((rc = add_version(s, &v, ids)) != 0)
+        return rc;
+    s->broken = 0;
+    maybe_checkpoint(s);
+    if (st) {
+        st->version_id = v.id;
+        st->version = v.number;
+        st->bytes = n;
+        st->chunks = v.chunks;
+        st->new_chunks = new_chunks;
+        st->new_bytes = new_bytes;
+        st->meta_bytes = s->sb.log_end - log0;
+        st->seconds = mono_s() - t0;
+    }
+    return 0;
+}
+
 static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n, int fd,
                      uint64_t base, ddx_put_stats *st, double t0)
 {
+    /* a data chunk whose fingerprint an absent chunk holds would be stored
+     * nowhere: once a trace was put, the store takes only traces */
+    if (s->sb.major == DDX_FMT_MAJOR_ABSENT)
+        return fail(s, DDX_ESTATE,
+                    "%s: holds versions put from fingerprint traces; it takes no data puts "
+                    "(use another store)",
+                    s->dir);
     collector k = {0};
     int rc = chunk_all(s, p, n, fd, base, &k);
     if (rc) {
@@ -1759,65 +1832,9 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
         ddx_put32(crec + 8, ccount);
         rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
     }
-    ddx_version_rec v;
-    memset(&v, 0, sizeof v);
-    v.id = s->sb.next_version;
-    v.number = number;
-    v.bytes = n;
-    v.chunks = k.n;
-    v.time_ns = now_real_ns();
-    snprintf(v.name, sizeof v.name, "%s", name);
-    /* recipe parts: varint deltas, at most RECIPE_PART ids each */
-    for (size_t i = 0; !rc && i < k.n; i += RECIPE_PART) {
-        uint32_t cnt = (uint32_t)(k.n - i < RECIPE_PART ? k.n - i : RECIPE_PART);
-        uint8_t *r = rec_begin(s, DDX_RECIPE_HDR + cnt * 10u);
-        if (!r) {
-            rc = DDX_ENOMEM;
-            break;
-        }
-        ddx_put64(r, v.id);
-        ddx_put32(r + 8, v.parts);
-        ddx_put32(r + 12, cnt);
-        size_t len = DDX_RECIPE_HDR;
-        uint64_t prev = 0;
-        for (uint32_t j = 0; j < cnt; j++) {
-            len += ddx_varint_delta(r + len, prev, ids[i + j]);
-            prev = ids[i + j];
-        }
-        rec_end(s, DDX_REC_RECIPE, (uint32_t)len);
-        v.parts++;
-    }
-    if (!rc) {
-        uint8_t *r = rec_begin(s, DDX_VERSION_HDR + 255);
-        if (!r)
-            rc = DDX_ENOMEM;
-        else
-            rec_end(s, DDX_REC_VERSION, (uint32_t)ddx_version_encode(&v, r));
-    }
     free(k.v);
     free(tmp);
-    s->sb.next_version++; /* the superblock of this commit counts it */
-    if (!rc)
-        rc = commit(s);
-    if (rc) {
-        free(ids);
-        return rc; /* s->broken stays set: the handle is ahead of the disk */
-    }
-    if ((rc = add_version(s, &v, ids)) != 0)
-        return rc;
-    s->broken = 0;
-    maybe_checkpoint(s);
-    if (st) {
-        st->version_id = v.id;
-        st->version = v.number;
-        st->bytes = n;
-        st->chunks = v.chunks;
-        st->new_chunks = new_chunks;
-        st->new_bytes = new_bytes;
-        st->meta_bytes = s->sb.log_end - log0;
-        st->seconds = mono_s() - t0;
-    }
-    return 0;
+    return put_version(s, name, number, ids, k.n, n, rc, new_chunks, new_bytes, log0, st, t0);
 }
 
 int ddx_store_put_mem(ddx_store *s, const char *name, const void *p, size_t n, ddx_put_stats *st)
@@ -1833,6 +1850,89 @@ int ddx_store_put_mem(ddx_store *s, const char *name, const void *p, size_t n, d
                     "bad version name '%s': 1..255 bytes, no '@', '/' or control characters",
                     name ? name : "");
     return put_bytes(s, name, p, n, -1, 0, st, t0);
+}
+
+int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c, size_t n,
+                         ddx_put_stats *st)
+{
+    if (!s || (!c && n))
+        return DDX_EINVAL;
+    double t0 = mono_s();
+    int rc = write_guard(s);
+    if (rc)
+        return rc;
+    if (!name_ok(name))
+        return fail(s, DDX_EINVAL,
+                    "bad version name '%s': 1..255 bytes, no '@', '/' or control characters",
+                    name ? name : "");
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].length == 0 || c[i].length > DDX_CHUNK_MAX_LIMIT)
+            return fail(s, DDX_EINVAL, "chunk %zu: length %u, expected 1..%u", i, c[i].length,
+                        DDX_CHUNK_MAX_LIMIT);
+        bytes += c[i].length;
+    }
+    uint32_t number = 1;
+    for (size_t i = 0; i < s->nvers; i++)
+        if (!strcmp(s->vers[i].v.name, name) && s->vers[i].v.number >= number)
+            number = s->vers[i].v.number + 1;
+    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return DDX_ENOMEM;
+    /* From here on memory runs ahead of the disk until the commit. */
+    s->broken = 1;
+    uint16_t major = s->sb.major;
+    uint64_t new_chunks = 0, new_bytes = 0, log0 = s->sb.log_end;
+    size_t fs = s->fp_size;
+    uint8_t *crec = NULL; /* the CHUNKS record being filled: container DDX_CTR_ABSENT */
+    uint32_t ccount = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint64_t id = index_find(s, c[i].fp);
+        if (!id) {
+            id = s->sb.next_chunk;
+            if ((rc = ensure_chunks(s, id + 1)) != 0)
+                break;
+            if (crec && ccount == 65536) {
+                ddx_put32(crec + 8, ccount);
+                rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
+                crec = NULL;
+            }
+            if (!crec) {
+                if (!(crec = rec_begin(s, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12)))) {
+                    rc = DDX_ENOMEM;
+                    break;
+                }
+                ddx_put64(crec, s->sb.next_chunk);
+                ddx_put32(crec + 12, DDX_CTR_ABSENT);
+                ddx_put16(crec + 16, (uint16_t)fs);
+                ddx_put16(crec + 18, 0);
+                ccount = 0;
+            }
+            s->sb.next_chunk++;
+            s->ch[id] = (chunk){DDX_CTR_ABSENT, 0, c[i].length, 0, 0};
+            memcpy(s->fp + id * fs, c[i].fp, fs);
+            uint8_t *e = crec + DDX_CHUNKS_HDR + (size_t)ccount * (fs + 12);
+            memcpy(e, c[i].fp, fs);
+            ddx_put32(e + fs, 0);
+            ddx_put32(e + fs + 4, c[i].length);
+            ddx_put32(e + fs + 8, 0);
+            ccount++;
+            if ((rc = index_put(s, c[i].fp, id)) != 0)
+                break;
+            new_chunks++;
+            new_bytes += c[i].length;
+            s->sb.major = DDX_FMT_MAJOR_ABSENT; /* committed with this put's superblock */
+        }
+        ids[i] = id;
+    }
+    if (!rc && crec) {
+        ddx_put32(crec + 8, ccount);
+        rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
+    }
+    rc = put_version(s, name, number, ids, n, bytes, rc, new_chunks, new_bytes, log0, st, t0);
+    if (rc)
+        s->sb.major = major;
+    return rc;
 }
 
 int ddx_store_put_fd(ddx_store *s, const char *name, int fd, ddx_put_stats *st)
@@ -1986,6 +2086,11 @@ static int chunk_bytes(ddx_store *s, uint64_t id, const uint8_t **out, char *why
     const chunk *c = &s->ch[id];
     const uint8_t *d;
     size_t n;
+    if (c->ctr == DDX_CTR_ABSENT) {
+        snprintf(why, wl, "chunk %llu has no data (put from a fingerprint trace)",
+                 (unsigned long long)id);
+        return DDX_ENOENT;
+    }
     int rc = cache_get(s, c->ctr, &d, &n);
     if (rc) {
         snprintf(why, wl, "%.300s", s->err);
@@ -2213,6 +2318,13 @@ int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
     version *v = find_version(s, name, number);
     if (!v)
         return DDX_ENOENT;
+    for (uint64_t k = 0; k < v->v.chunks; k++)
+        if (s->ch[v->ids[k]].ctr == DDX_CTR_ABSENT)
+            return fail(s, DDX_ENOENT,
+                        "%s@%u was put from a fingerprint trace: chunk %llu (at chunk %llu of the "
+                        "version) has no data",
+                        v->v.name, v->v.number, (unsigned long long)v->ids[k],
+                        (unsigned long long)k);
     const ddx_hash_impl *hb = NULL;
     if (ddx_hash_impl_select((ddx_hash_kind)s->sb.hash, NULL, &hb))
         hb = s->hash;
@@ -2424,7 +2536,7 @@ static uint64_t *live_ids_by_location(const ddx_store *s, uint64_t *n)
         return NULL;
     *n = 0;
     for (uint64_t id = 1; id < s->sb.next_chunk; id++)
-        if (s->ch[id].ctr)
+        if (s->ch[id].ctr && s->ch[id].ctr != DDX_CTR_ABSENT)
             ids[(*n)++] = id;
     sort_store = s;
     qsort(ids, *n, sizeof *ids, cmp_loc);
@@ -2472,6 +2584,8 @@ int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx, ddx_verify_stats
     uint8_t *damaged = calloc(s->sb.next_chunk ? s->sb.next_chunk : 1, 1);
     if (!damaged)
         return DDX_ENOMEM;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        st->absent_chunks += s->ch[id].ctr == DDX_CTR_ABSENT; /* no bytes to check */
     /* chunks in container order, so each container is read once */
     uint64_t n = 0;
     uint64_t *ids = live_ids_by_location(s, &n);
@@ -2557,7 +2671,7 @@ int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
     }
     for (uint64_t id = 1; id < s->sb.next_chunk; id++) {
         chunk *c = &s->ch[id];
-        if (!c->ctr)
+        if (!c->ctr || c->ctr == DDX_CTR_ABSENT) /* absent: freed below, nothing to move */
             continue;
         total[c->ctr] += c->len;
         if (c->refs)

@@ -35,7 +35,7 @@ void ddx_super_encode(const ddx_super *s, uint8_t out[DDX_SUPER_SLOT])
 {
     memset(out, 0, DDX_SUPER_SLOT);
     memcpy(out, SUPER_MAGIC, 8);
-    ddx_put16(out + 8, DDX_FMT_MAJOR);
+    ddx_put16(out + 8, s->major ? s->major : DDX_FMT_MAJOR);
     ddx_put16(out + 10, DDX_FMT_MINOR);
     ddx_put32(out + 12, DDX_SUPER_SLOT);
     ddx_put64(out + 16, s->seq);
@@ -65,9 +65,11 @@ int ddx_super_decode(const uint8_t *in, size_t n, ddx_super *s, char *why, size_
     if (ddx_get32(in + DDX_SUPER_SLOT - 4) != ddx_crc32c(0, in, DDX_SUPER_SLOT - 4))
         return bad(why, why_len, DDX_ECORRUPT, "checksum mismatch");
     uint16_t major = ddx_get16(in + 8);
-    if (major != DDX_FMT_MAJOR)
-        return bad(why, why_len, major > DDX_FMT_MAJOR ? DDX_EFORMAT : DDX_ECORRUPT,
-                   "format %u.%u, this ddx reads %d.x", major, ddx_get16(in + 10), DDX_FMT_MAJOR);
+    if (major != DDX_FMT_MAJOR && major != DDX_FMT_MAJOR_ABSENT)
+        return bad(why, why_len, major > DDX_FMT_MAJOR_ABSENT ? DDX_EFORMAT : DDX_ECORRUPT,
+                   "format %u.%u, this ddx reads %d.x and %d.x", major, ddx_get16(in + 10),
+                   DDX_FMT_MAJOR, DDX_FMT_MAJOR_ABSENT);
+    s->major = major;
     if (ddx_get32(in + 12) != DDX_SUPER_SLOT)
         return bad(why, why_len, DDX_ECORRUPT, "slot size field %u", ddx_get32(in + 12));
     s->seq = ddx_get64(in + 16);

@@ -14,11 +14,18 @@
 
 #define DDX_FMT_MAJOR 1
 #define DDX_FMT_MINOR 0
+/* The superblock of a store that holds absent chunks (put from a fingerprint
+ * trace: container id DDX_CTR_ABSENT, no bytes anywhere) carries this major
+ * version instead, so that a ddx that does not know absent chunks refuses the
+ * store as newer rather than misreading it. */
+#define DDX_FMT_MAJOR_ABSENT 2
+#define DDX_CTR_ABSENT 0xFFFFFFFFu
 
 /* ---- superblock: two slots of 512 bytes; commit N is written to slot N % 2 */
 #define DDX_SUPER_SLOT 512
 typedef struct ddx_super {
-    uint64_t seq; /* commit number: the valid slot with the larger one wins */
+    uint64_t seq;   /* commit number: the valid slot with the larger one wins */
+    uint16_t major; /* DDX_FMT_MAJOR, or DDX_FMT_MAJOR_ABSENT (0 writes DDX_FMT_MAJOR) */
     uint8_t uuid[16];
     uint32_t hash, chunker, min, avg, max, normalization;
     uint32_t container_bytes;
