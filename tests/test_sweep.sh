@@ -32,7 +32,7 @@ expect_err() {
 # py CODE ARGS...: a python check over JSON files (exit status is the verdict)
 py() { python3 -c "$@"; }
 
-SMALL=(-- --tree-size 1M --generations 2)
+SMALL=(-- --tree-size 1M --generations 2 --per-stream)
 
 # ---- grid expansion ---------------------------------------------------------------
 $DDB sweep --dry-run -o "$T/none.jsonl" --chunkers fastcdc,ram --avg 4K..16K --hash sha1,sha256 \
@@ -69,7 +69,7 @@ check "each row is a whole run report with its cell, command and per-stream rows
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert [r["sweep"]["key"] for r in rows] == [
-    "input=builtin chunker=%s avg=4096 hash=sha256 backend=cpu threads=auto rep=1 run=--tree-size 1M --generations 2" % c
+    "input=builtin chunker=%s avg=4096 hash=sha256 backend=cpu threads=auto rep=1 run=--tree-size 1M --generations 2 --per-stream" % c
     for c in ("fastcdc", "fixed")], [r["sweep"]["key"] for r in rows]
 for r, c in zip(rows, ("fastcdc", "fixed")):
     assert r["schema"] == "ddx.run/1" and r["config"]["chunker"] == c and r["config"]["avg"] == 4096
