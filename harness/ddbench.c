@@ -1163,6 +1163,29 @@ static ddx_trace *open_trace(const opts *o, const char *path)
     return t;
 }
 
+/* Input i's trace (the first is open already), checked against the index
+ * key width the first one chose (or --hash, or the store's). */
+static ddx_trace *trace_at(const opts *o, report *r, size_t i, ddx_trace *first)
+{
+    const char *path = r->in->v[i].path;
+    ddx_trace *t = i ? open_trace(o, path) : first;
+    if (strcmp(r->trace_format, ddx_trace_format_name(ddx_trace_get_format(t))))
+        r->trace_format = "mixed";
+    if (ddx_trace_fp_size(t) > ddx_hash_size(o->hash))
+        die(1, "%s: %zu-byte fingerprints do not fit %zu-byte index keys (use --hash sha256)", path,
+            ddx_trace_fp_size(t), ddx_hash_size(o->hash));
+    return t;
+}
+
+static void trace_done(report *r, ddx_trace *t)
+{
+    ddx_trace_counts n;
+    ddx_trace_get_counts(t, &n);
+    r->trace_records += n.records;
+    r->trace_skipped += n.skipped;
+    ddx_trace_close(t);
+}
+
 /* Replay every trace: each trace stream becomes an engine stream. Memory is
  * the record array and the index, whatever the traces' length. */
 static void run_traces(const opts *o, report *r, ddx_engine *e, ddx_trace *first, recorder *rec)
@@ -1173,14 +1196,7 @@ static void run_traces(const opts *o, report *r, ddx_engine *e, ddx_trace *first
         die(1, "out of memory");
     for (size_t i = 0; i < r->in->n; i++) {
         const char *path = r->in->v[i].path;
-        ddx_trace *t = i ? open_trace(o, path) : first;
-        if (strcmp(r->trace_format, ddx_trace_format_name(ddx_trace_get_format(t))))
-            r->trace_format = "mixed";
-        if (ddx_trace_fp_size(t) > ddx_hash_size(o->hash))
-            die(1,
-                "%s: %zu-byte fingerprints do not fit the %zu-byte index keys of the first trace"
-                " (use --hash sha256)",
-                path, ddx_trace_fp_size(t), ddx_hash_size(o->hash));
+        ddx_trace *t = trace_at(o, r, i, first);
         int open_stream = 0;
         uint64_t cur = 0;
         for (;;) {
@@ -1219,11 +1235,7 @@ static void run_traces(const opts *o, report *r, ddx_engine *e, ddx_trace *first
             if (o->per_stream)
                 add_row(r, e, path);
         }
-        ddx_trace_counts n;
-        ddx_trace_get_counts(t, &n);
-        r->trace_records += n.records;
-        r->trace_skipped += n.skipped;
-        ddx_trace_close(t);
+        trace_done(r, t);
     }
     free(c);
 }
@@ -1269,10 +1281,7 @@ static void put_traces(const opts *o, report *r, const inputs *in, ddx_trace *fi
         die(1, "out of memory");
     for (size_t i = 0; i < in->n; i++) {
         const char *path = in->v[i].path;
-        ddx_trace *tr = i ? open_trace(o, path) : first;
-        if (ddx_trace_fp_size(tr) > ddx_hash_size(o->hash))
-            die(1, "%s: %zu-byte fingerprints do not fit the store's %zu-byte keys", path,
-                ddx_trace_fp_size(tr), ddx_hash_size(o->hash));
+        ddx_trace *tr = trace_at(o, r, i, first);
         char name[256];
         version_name(path, name, sizeof name);
         size_t n = 0; /* c[0, n): one stream's next version */
@@ -1293,11 +1302,7 @@ static void put_traces(const opts *o, report *r, const inputs *in, ddx_trace *fi
         }
         if (n)
             put_trace_part(s, name, c, n, t, puts, o->verbose);
-        ddx_trace_counts cn;
-        ddx_trace_get_counts(tr, &cn);
-        r->trace_records += cn.records;
-        r->trace_skipped += cn.skipped;
-        ddx_trace_close(tr);
+        trace_done(r, tr);
     }
     free(c);
     free(rb);

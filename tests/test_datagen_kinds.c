@@ -498,19 +498,8 @@ static void datagen_path(char *out, size_t len)
     cr_assert(access(out, X_OK) == 0, "%s not built", out);
 }
 
-static char *mktmp(void)
-{
-    char *d = strdup("/tmp/ddx-datagen-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    cr_assert_eq(system(cmd), 0);
-}
+#define mktmp() tu_mktmp("datagen-test")
+#define rmtree tu_rmrf
 
 Test(datagen, cli_trace_reads_back)
 {

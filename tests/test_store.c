@@ -23,26 +23,9 @@
 #include "store_testutil.h"
 #include "testutil.h"
 
-static char *mktmp(void)
-{
-    char *d = strdup("/tmp/ddx-store-test-XXXXXX");
-    cr_assert(mkdtemp(d));
-    return d;
-}
-
-static void rmrf(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    cr_assert_eq(system(cmd), 0);
-}
-
-static char *store_path(const char *tmp, const char *sub)
-{
-    char *p = malloc(strlen(tmp) + strlen(sub) + 2);
-    sprintf(p, "%s/%s", tmp, sub);
-    return p;
-}
+#define mktmp() tu_mktmp("store-test")
+#define rmrf tu_rmrf
+#define store_path tu_join
 
 /* This file's names for the shared helpers (store_testutil.h). */
 #define version_bytes stu_version_bytes

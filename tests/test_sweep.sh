@@ -46,12 +46,10 @@ if [ "$n" -eq 24 ] && grep -q "24 cells, 0 already in .*, 24 to run" "$T/dryerr"
 else
     bad "dry run: $n cells; $(cat "$T/dryerr")"
 fi
-$DDB sweep --dry-run -o "$T/none.jsonl" --avg 1K,3K..12K --reps 2 >"$T/dry" 2>/dev/null
-if [ "$(grep -c '^input=' "$T/dry")" -eq 2 ]; then
-    bad "--avg 3K..12K: not a power of two, must be refused"
-else
-    ok "--avg A..B refuses a start that is not a power of two"
-fi
+expect_err "--avg A..B refuses a start that is not a power of two" 2 "--avg: expected A..B with A a power of two" \
+    sweep --dry-run -o "$T/none.jsonl" --avg 1K,3K..12K
+$DDB sweep --dry-run -o "$T/none.jsonl" --avg 1K..4K,64K --reps 2 >"$T/dry" 2>/dev/null
+check "--avg 1K..4K,64K --reps 2 is 8 cells" test "$(grep -c '^input=' "$T/dry")" -eq 8
 expect_err "sweep without -o" 2 "-o FILE is required" sweep --avg 8K
 expect_err "sweep unknown chunker" 2 "--chunkers: unknown value 'gear'" sweep -o "$T/x" --chunkers fastcdc,gear
 expect_err "sweep bad threads" 2 "--threads: unknown value '0'" sweep -o "$T/x" --threads 0

@@ -30,26 +30,9 @@
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static char *mktmp(void)
-{
-    char *d = strdup("/tmp/ddx-trace-test-XXXXXX");
-    cr_assert(mkdtemp(d));
-    return d;
-}
-
-static void rmrf(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    cr_assert_eq(system(cmd), 0);
-}
-
-static char *join(const char *dir, const char *name)
-{
-    char *p = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
+#define mktmp() tu_mktmp("trace-test")
+#define rmrf tu_rmrf
+#define join tu_join
 
 static uint8_t *slurp(const char *path, size_t *n)
 {

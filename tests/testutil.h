@@ -11,6 +11,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Scratch directories for tests that write files: a fresh
+ * /tmp/ddx-NAME-XXXXXX (malloc'd), removed whole by tu_rmrf(); tu_join()
+ * gives DIR/NAME (malloc'd). They abort on failure: a test cannot go on. */
+static inline char *tu_mktmp(const char *name)
+{
+    char *d = malloc(strlen(name) + 32);
+    if (!d || (sprintf(d, "/tmp/ddx-%s-XXXXXX", name), !mkdtemp(d))) {
+        perror("tu_mktmp");
+        abort();
+    }
+    return d;
+}
+
+static inline void tu_rmrf(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "tu_rmrf: %s failed\n", cmd);
+        abort();
+    }
+}
+
+static inline char *tu_join(const char *dir, const char *name)
+{
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    if (!p)
+        abort();
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
 static inline uint64_t tu_splitmix(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);

@@ -1673,13 +1673,63 @@ static int write_guard(ddx_store *s)
 
 /* Put the bytes at p[0, n), or (p NULL) everything read from fd, whose
  * bytes are then read again at base + offset for the new chunks only. */
+/* CHUNKS records of one put: a record holds up to 65536 new chunks of one
+ * container (DDX_CTR_ABSENT for chunks put from a trace). */
+typedef struct chunks_log {
+    uint8_t *rec; /* the record being filled, or NULL */
+    uint32_t count, ctr;
+} chunks_log;
+
+static void chunks_log_end(ddx_store *s, chunks_log *w)
+{
+    if (!w->rec)
+        return;
+    ddx_put32(w->rec + 8, w->count);
+    rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + w->count * (uint32_t)(s->fp_size + 12));
+    w->rec = NULL;
+}
+
+/* Give chunk c (location and checksum filled in) the next id, log it and
+ * index it. */
+static int chunks_log_add(ddx_store *s, chunks_log *w, const uint8_t *fp, chunk c)
+{
+    size_t fs = s->fp_size;
+    uint64_t id = s->sb.next_chunk;
+    if (w->rec && (c.ctr != w->ctr || w->count == 65536))
+        chunks_log_end(s, w);
+    if (!w->rec) {
+        if (!(w->rec = rec_begin(s, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12))))
+            return DDX_ENOMEM;
+        ddx_put64(w->rec, id);
+        ddx_put32(w->rec + 12, c.ctr);
+        ddx_put16(w->rec + 16, (uint16_t)fs);
+        ddx_put16(w->rec + 18, 0);
+        w->count = 0;
+        w->ctr = c.ctr;
+    }
+    s->sb.next_chunk++;
+    s->ch[id] = c;
+    memcpy(s->fp + id * fs, fp, fs);
+    uint8_t *e = w->rec + DDX_CHUNKS_HDR + (size_t)w->count * (fs + 12);
+    memcpy(e, fp, fs);
+    ddx_put32(e + fs, c.off);
+    ddx_put32(e + fs + 4, c.len);
+    ddx_put32(e + fs + 8, c.crc);
+    w->count++;
+    return index_put(s, fp, id);
+}
+
 /* The rest of a put, once every chunk has an id (ids[0..nids)): the recipe
  * parts and the VERSION record, then the commit. rc: an error already met
  * (no records then; the handle stays broken). */
-static int put_version(ddx_store *s, const char *name, uint32_t number, uint64_t *ids,
-                       uint64_t nids, uint64_t n, int rc, uint64_t new_chunks, uint64_t new_bytes,
-                       uint64_t log0, ddx_put_stats *st, double t0)
+static int put_version(ddx_store *s, const char *name, uint64_t *ids, uint64_t nids, uint64_t n,
+                       int rc, uint64_t new_chunks, uint64_t new_bytes, uint64_t log0,
+                       ddx_put_stats *st, double t0)
 {
+    uint32_t number = 1; /* one past the name's last */
+    for (size_t i = 0; i < s->nvers; i++)
+        if (!strcmp(s->vers[i].v.name, name) && s->vers[i].v.number >= number)
+            number = s->vers[i].v.number + 1;
     ddx_version_rec v;
     memset(&v, 0, sizeof v);
     v.id = s->sb.next_version;
@@ -1763,10 +1813,6 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
             return DDX_ENOMEM;
         }
     }
-    uint32_t number = 1;
-    for (size_t i = 0; i < s->nvers; i++)
-        if (!strcmp(s->vers[i].v.name, name) && s->vers[i].v.number >= number)
-            number = s->vers[i].v.number + 1;
     uint64_t *ids = malloc((k.n ? k.n : 1) * sizeof *ids);
     if (!ids) {
         free(k.v);
@@ -1775,9 +1821,7 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
     /* From here on memory runs ahead of the disk until the commit. */
     s->broken = 1;
     uint64_t new_chunks = 0, new_bytes = 0, log0 = s->sb.log_end;
-    size_t fs = s->fp_size;
-    uint8_t *crec = NULL; /* the CHUNKS record being filled */
-    uint32_t ccount = 0, cctr = 0;
+    chunks_log cl = {0};
     for (size_t i = 0; i < k.n && !rc; i++) {
         put_chunk *c = &k.v[i];
         uint64_t id = index_find(s, c->fp);
@@ -1792,49 +1836,20 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
                 break;
             }
             if ((rc = ensure_chunks(s, id + 1)) != 0 ||
-                (rc = append_chunk(s, id, src, c->len, &ctr, &off)) != 0)
-                break;
-            if (crec && (ctr != cctr || ccount == 65536)) {
-                ddx_put32(crec + 8, ccount);
-                rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
-                crec = NULL;
-            }
-            if (!crec) {
-                if (!(crec = rec_begin(s, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12)))) {
-                    rc = DDX_ENOMEM;
-                    break;
-                }
-                ddx_put64(crec, s->sb.next_chunk);
-                ddx_put32(crec + 12, ctr);
-                ddx_put16(crec + 16, (uint16_t)fs);
-                ddx_put16(crec + 18, 0);
-                ccount = 0;
-                cctr = ctr;
-            }
-            s->sb.next_chunk++;
-            uint32_t crc = ddx_crc32c(0, src, c->len);
-            s->ch[id] = (chunk){ctr, off, c->len, crc, 0};
-            memcpy(s->fp + id * fs, c->fp, fs);
-            uint8_t *e = crec + DDX_CHUNKS_HDR + (size_t)ccount * (fs + 12);
-            memcpy(e, c->fp, fs);
-            ddx_put32(e + fs, off);
-            ddx_put32(e + fs + 4, c->len);
-            ddx_put32(e + fs + 8, crc);
-            ccount++;
-            if ((rc = index_put(s, c->fp, id)) != 0)
+                (rc = append_chunk(s, id, src, c->len, &ctr, &off)) != 0 ||
+                (rc = chunks_log_add(
+                     s, &cl, c->fp, (chunk){ctr, off, c->len, ddx_crc32c(0, src, c->len), 0})) != 0)
                 break;
             new_chunks++;
             new_bytes += c->len;
         }
         ids[i] = id;
     }
-    if (!rc && crec) {
-        ddx_put32(crec + 8, ccount);
-        rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
-    }
+    if (!rc)
+        chunks_log_end(s, &cl);
     free(k.v);
     free(tmp);
-    return put_version(s, name, number, ids, k.n, n, rc, new_chunks, new_bytes, log0, st, t0);
+    return put_version(s, name, ids, k.n, n, rc, new_chunks, new_bytes, log0, st, t0);
 }
 
 int ddx_store_put_mem(ddx_store *s, const char *name, const void *p, size_t n, ddx_put_stats *st)
@@ -1872,10 +1887,6 @@ int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c, siz
                         DDX_CHUNK_MAX_LIMIT);
         bytes += c[i].length;
     }
-    uint32_t number = 1;
-    for (size_t i = 0; i < s->nvers; i++)
-        if (!strcmp(s->vers[i].v.name, name) && s->vers[i].v.number >= number)
-            number = s->vers[i].v.number + 1;
     uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
     if (!ids)
         return DDX_ENOMEM;
@@ -1883,41 +1894,14 @@ int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c, siz
     s->broken = 1;
     uint16_t major = s->sb.major;
     uint64_t new_chunks = 0, new_bytes = 0, log0 = s->sb.log_end;
-    size_t fs = s->fp_size;
-    uint8_t *crec = NULL; /* the CHUNKS record being filled: container DDX_CTR_ABSENT */
-    uint32_t ccount = 0;
+    chunks_log cl = {0};
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t id = index_find(s, c[i].fp);
         if (!id) {
             id = s->sb.next_chunk;
-            if ((rc = ensure_chunks(s, id + 1)) != 0)
-                break;
-            if (crec && ccount == 65536) {
-                ddx_put32(crec + 8, ccount);
-                rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
-                crec = NULL;
-            }
-            if (!crec) {
-                if (!(crec = rec_begin(s, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12)))) {
-                    rc = DDX_ENOMEM;
-                    break;
-                }
-                ddx_put64(crec, s->sb.next_chunk);
-                ddx_put32(crec + 12, DDX_CTR_ABSENT);
-                ddx_put16(crec + 16, (uint16_t)fs);
-                ddx_put16(crec + 18, 0);
-                ccount = 0;
-            }
-            s->sb.next_chunk++;
-            s->ch[id] = (chunk){DDX_CTR_ABSENT, 0, c[i].length, 0, 0};
-            memcpy(s->fp + id * fs, c[i].fp, fs);
-            uint8_t *e = crec + DDX_CHUNKS_HDR + (size_t)ccount * (fs + 12);
-            memcpy(e, c[i].fp, fs);
-            ddx_put32(e + fs, 0);
-            ddx_put32(e + fs + 4, c[i].length);
-            ddx_put32(e + fs + 8, 0);
-            ccount++;
-            if ((rc = index_put(s, c[i].fp, id)) != 0)
+            if ((rc = ensure_chunks(s, id + 1)) != 0 ||
+                (rc = chunks_log_add(s, &cl, c[i].fp,
+                                     (chunk){DDX_CTR_ABSENT, 0, c[i].length, 0, 0})) != 0)
                 break;
             new_chunks++;
             new_bytes += c[i].length;
@@ -1925,11 +1909,9 @@ int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c, siz
         }
         ids[i] = id;
     }
-    if (!rc && crec) {
-        ddx_put32(crec + 8, ccount);
-        rec_end(s, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + ccount * (uint32_t)(fs + 12));
-    }
-    rc = put_version(s, name, number, ids, n, bytes, rc, new_chunks, new_bytes, log0, st, t0);
+    if (!rc)
+        chunks_log_end(s, &cl);
+    rc = put_version(s, name, ids, n, bytes, rc, new_chunks, new_bytes, log0, st, t0);
     if (rc)
         s->sb.major = major;
     return rc;

@@ -195,6 +195,25 @@ int tr_next_line(ddx_trace *t, const char **line, size_t *len)
     return 0;
 }
 
+int tr_text_advance(ddx_trace *t, int (*line)(ddx_trace *, const char *, size_t))
+{
+    for (;;) {
+        const char *s;
+        size_t n;
+        int rc = tr_next_line(t, &s, &n);
+        if (rc == 1) {
+            t->done = 1;
+            return 0;
+        }
+        if (rc)
+            return rc;
+        if ((rc = line(t, s, n)) != 0)
+            return rc;
+        if (t->npend)
+            return 0;
+    }
+}
+
 /* ---- text helpers ------------------------------------------------------------ */
 
 int tr_token(const char *s, size_t n, size_t *i, const char **tok, size_t *tlen)

@@ -113,21 +113,7 @@ static int fiu_line(ddx_trace *t, const char *s, size_t n)
 
 static int fiu_advance(ddx_trace *t)
 {
-    for (;;) {
-        const char *s;
-        size_t n;
-        int rc = tr_next_line(t, &s, &n);
-        if (rc == 1) {
-            t->done = 1;
-            return 0;
-        }
-        if (rc)
-            return rc;
-        if ((rc = fiu_line(t, s, n)) != 0)
-            return rc;
-        if (t->npend)
-            return 0;
-    }
+    return tr_text_advance(t, fiu_line);
 }
 
 int tr_fiu_shape(const char *s, size_t n)

@@ -147,21 +147,7 @@ static int fsl_line(ddx_trace *t, const char *s, size_t n)
 
 static int fsl_advance(ddx_trace *t)
 {
-    for (;;) {
-        const char *s;
-        size_t n;
-        int rc = tr_next_line(t, &s, &n);
-        if (rc == 1) {
-            t->done = 1;
-            return 0;
-        }
-        if (rc)
-            return rc;
-        if ((rc = fsl_line(t, s, n)) != 0)
-            return rc;
-        if (t->npend)
-            return 0;
-    }
+    return tr_text_advance(t, fsl_line);
 }
 
 int tr_fsl_shape(const char *s, size_t n)

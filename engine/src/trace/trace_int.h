@@ -133,6 +133,9 @@ int tr_line_at(ddx_trace *t, size_t off, const char **line, size_t *len, size_t 
 /* The next line, consumed; counts.lines counts it. Same returns, except that
  * a long line has become the sticky DDX_ECORRUPT with its message. */
 int tr_next_line(ddx_trace *t, const char **line, size_t *len);
+/* advance() of the text formats: feed lines to line() until one yields
+ * records or the input ends. */
+int tr_text_advance(ddx_trace *t, int (*line)(ddx_trace *, const char *, size_t));
 
 /* ---- text helpers ---------------------------------------------------------- */
 static inline int tr_blank(int c)
