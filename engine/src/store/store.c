@@ -2228,8 +2228,8 @@ static int asm_read(ddx_store *s, fd_cache *fc, const asm_ref *r, size_t n, uint
     return 0;
 }
 
-/* Two windows in flight: a reader thread fills one (preads) while the
- * caller's thread fingerprints and writes the other. */
+/* Two windows in flight: a reader thread fills one (preads, then checks its
+ * fingerprints) while the caller's thread writes the other. */
 typedef struct asm_win {
     uint8_t *buf;
     asm_ref *refs;
@@ -2244,12 +2244,43 @@ typedef struct asm_job {
     const uint64_t *pos;
     size_t wcap, maxn;
     uint8_t *range;
+    const ddx_hash_impl *hb;
+    ddx_hash_msg *msgs;
+    uint8_t *fp;
     fd_cache fc;
     asm_win w[2];
     int stop, done; /* stop: the writer gave up; done: the reader has no more */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } asm_job;
+
+/* Fingerprint a read window in one batch and compare before the writer may
+ * see it. On the reader's thread, not the writer's: writing to a fresh page
+ * cache file (tmpfs above all) costs about as much as reading and hashing
+ * together, so with the check beside the preads the two threads split the
+ * work instead of one doing nearly all of it (2 cores: restore to tmpfs
+ * went from ~0.9 to ~1.3 GB/s; docs/benchmarks.md). */
+static int asm_verify(asm_job *j, asm_win *w)
+{
+    ddx_store *s = j->s;
+    for (size_t i = 0; i < w->n; i++)
+        j->msgs[i] = (ddx_hash_msg){w->buf + w->refs[i].dest, s->ch[w->refs[i].id].len};
+    j->hb->batch(j->msgs, w->n, j->fp);
+    for (size_t i = 0; i < w->n; i++) {
+        uint64_t id = w->refs[i].id;
+        if (memcmp(j->fp + i * s->fp_size, s->fp + id * s->fp_size, s->fp_size)) {
+            const chunk *c = &s->ch[id];
+            snprintf(w->err, sizeof w->err,
+                     "%s@%u at byte %llu: data/%08x.ctr offset %u (chunk %llu, %u bytes): "
+                     "fingerprint mismatch%s",
+                     j->v->v.name, j->v->v.number, (unsigned long long)j->pos[w->refs[i].k],
+                     c->ctr, c->off, (unsigned long long)id, c->len,
+                     ddx_crc32c(0, j->msgs[i].p, c->len) != c->crc ? " (checksum too)" : "");
+            return DDX_ECORRUPT;
+        }
+    }
+    return 0;
+}
 
 static void *asm_reader(void *arg)
 {
@@ -2279,6 +2310,8 @@ static void *asm_reader(void *arg)
         w->rc = asm_read(s, &j->fc, w->refs, w->n, w->buf, j->range, v, j->pos);
         if (w->rc)
             snprintf(w->err, sizeof w->err, "%s", s->err);
+        else
+            w->rc = asm_verify(j, w);
         pthread_mutex_lock(&j->mu);
         w->full = 1;
         pthread_cond_broadcast(&j->cv);
@@ -2320,10 +2353,11 @@ int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
     for (int i = 0; i < ASM_FDS; i++)
         j.fc.fd[i] = -1;
     uint64_t *pos = malloc((nch ? nch : 1) * sizeof *pos); /* byte offset of each chunk */
-    uint8_t *fp = malloc(j.maxn * DDX_FP_MAX);
-    ddx_hash_msg *msgs = malloc(j.maxn * sizeof *msgs);
+    j.hb = hb;
+    j.fp = malloc(j.maxn * DDX_FP_MAX);
+    j.msgs = malloc(j.maxn * sizeof *j.msgs);
     j.range = malloc(ASM_RANGE);
-    int rc = pos && fp && msgs && j.range ? 0 : DDX_ENOMEM;
+    int rc = pos && j.fp && j.msgs && j.range ? 0 : DDX_ENOMEM;
     for (int i = 0; i < 2 && !rc; i++) {
         j.w[i].buf = malloc(j.wcap);
         j.w[i].refs = malloc(j.maxn * sizeof *j.w[i].refs);
@@ -2357,23 +2391,7 @@ int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
             snprintf(err, sizeof err, "%s", w->err);
             break;
         }
-        for (size_t i = 0; i < w->n; i++)
-            msgs[i] = (ddx_hash_msg){w->buf + w->refs[i].dest, s->ch[w->refs[i].id].len};
-        hb->batch(msgs, w->n, fp);
-        for (size_t i = 0; i < w->n && !rc; i++) {
-            uint64_t id = w->refs[i].id;
-            if (memcmp(fp + i * s->fp_size, s->fp + id * s->fp_size, s->fp_size)) {
-                const chunk *c = &s->ch[id];
-                rc = DDX_ECORRUPT;
-                snprintf(err, sizeof err,
-                         "%s@%u at byte %llu: data/%08x.ctr offset %u (chunk %llu, %u bytes): "
-                         "fingerprint mismatch%s",
-                         v->v.name, v->v.number, (unsigned long long)pos[w->refs[i].k], c->ctr,
-                         c->off, (unsigned long long)id, c->len,
-                         ddx_crc32c(0, msgs[i].p, c->len) != c->crc ? " (checksum too)" : "");
-            }
-        }
-        if (!rc && (rc = write_all(fd, w->buf, w->used)) != 0)
+        if ((rc = write_all(fd, w->buf, w->used)) != 0)
             snprintf(err, sizeof err, "output: write: %s", strerror(rc));
         pthread_mutex_lock(&j.mu);
         w->full = 0;
@@ -2394,7 +2412,7 @@ int ddx_store_get(ddx_store *s, const char *name, uint32_t number, int fd)
             close(j.fc.fd[i]);
     for (int i = 0; i < 2; i++)
         free(j.w[i].buf), free(j.w[i].refs);
-    free(j.range), free(fp), free(msgs), free(pos);
+    free(j.range), free(j.fp), free(j.msgs), free(pos);
     if (rc && err[0]) /* the reader thread is gone: s->err is ours again */
         fail(s, rc, "%s", err);
     if (!rc && at != v->v.bytes)
