@@ -2273,8 +2273,8 @@ static int asm_verify(asm_job *j, asm_win *w)
             snprintf(w->err, sizeof w->err,
                      "%s@%u at byte %llu: data/%08x.ctr offset %u (chunk %llu, %u bytes): "
                      "fingerprint mismatch%s",
-                     j->v->v.name, j->v->v.number, (unsigned long long)j->pos[w->refs[i].k],
-                     c->ctr, c->off, (unsigned long long)id, c->len,
+                     j->v->v.name, j->v->v.number, (unsigned long long)j->pos[w->refs[i].k], c->ctr,
+                     c->off, (unsigned long long)id, c->len,
                      ddx_crc32c(0, j->msgs[i].p, c->len) != c->crc ? " (checksum too)" : "");
             return DDX_ECORRUPT;
         }
