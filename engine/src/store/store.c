@@ -53,6 +53,7 @@
 #define ID_MAGIC "DDXSTORE"
 #define ID_FILE "ddx-store"
 #define WBUF (1u << 20)        /* container write buffer */
+#define SEALED_MAX 64          /* sealed containers awaiting their fdatasync */
 #define CACHE_SLOTS 8          /* restore: whole containers kept (LPC-style) */
 #define RECIPE_PART (1u << 20) /* ids per RECIPE record, at most */
 
@@ -108,6 +109,10 @@ struct ddx_store {
     uint64_t *open_ids; /* chunks of the open container, in order: its descriptor table */
     size_t open_cap;
     int new_files; /* files created since the last commit: fsync the directory */
+    /* sealed containers not yet fdatasync'ed: the commit syncs them (see seal) */
+    int sealed_fd[SEALED_MAX];
+    uint32_t sealed_ctr[SEALED_MAX];
+    int nsealed;
 
     /* pending log records of the current operation */
     uint8_t *lbuf;
@@ -1303,6 +1308,8 @@ void ddx_store_close(ddx_store *s)
         free(s->cache[i].data);
     if (s->ctr_fd >= 0)
         close(s->ctr_fd);
+    for (int i = 0; i < s->nsealed; i++) /* a failed operation's; nothing refers to them */
+        close(s->sealed_fd[i]);
     if (s->log_fd >= 0)
         close(s->log_fd);
     if (s->super_fd >= 0)
@@ -1352,6 +1359,25 @@ static int wflush(ddx_store *s)
     return 0;
 }
 
+/* Make sealed containers durable: the oldest keep of them (all: keep 0). */
+static int sealed_sync(ddx_store *s, int keep)
+{
+    int rc = 0, i = 0;
+    for (; i < s->nsealed - keep && !rc; i++) {
+        if (ddx_io_get()->fdatasync(s->sealed_fd[i])) {
+            rc = errno;
+            char p[PATH_MAX];
+            ctr_path(s, s->sealed_ctr[i], p, sizeof p);
+            fail(s, rc, "%s: fdatasync: %s", p, strerror(rc));
+        }
+        close(s->sealed_fd[i]);
+    }
+    memmove(s->sealed_fd, s->sealed_fd + i, (size_t)(s->nsealed - i) * sizeof *s->sealed_fd);
+    memmove(s->sealed_ctr, s->sealed_ctr + i, (size_t)(s->nsealed - i) * sizeof *s->sealed_ctr);
+    s->nsealed -= i;
+    return rc;
+}
+
 /* Seal the open container: descriptor table and trailer after the data.
  * The chunks' log entries are what counts; the table makes a container
  * self-describing for verify and for recovery tools. */
@@ -1380,14 +1406,26 @@ static int seal(ddx_store *s)
     ddx_ctr_trailer_encode(&t, tab + n * DDX_CTR_DESC);
     rc = ddx_io_pwrite_all(s->ctr_fd, tab, n * DDX_CTR_DESC + DDX_CTR_TRAILER, (off_t)s->ctr_len);
     free(tab);
-    if (!rc && ddx_io_get()->fdatasync(s->ctr_fd))
-        rc = errno;
     if (rc) {
         char p[PATH_MAX];
         ctr_path(s, id, p, sizeof p);
         return fail(s, rc, "%s: sealing: %s", p, strerror(rc));
     }
-    close(s->ctr_fd);
+    /* Not synced here: one fdatasync per 4 MiB container, in line, left the
+     * disk idle while the put chunked and the CPU idle while it waited. The
+     * commit syncs every sealed container before it writes a log record,
+     * which is all the write order needs. Writeback starts now, though, a
+     * container at a time (a hint: its errors resurface at that fdatasync,
+     * so it bypasses the injectable I/O table). Measured on a fresh 790 MiB
+     * put to disk, median of 5 alternating runs: in-line fdatasync 1.26 s,
+     * deferred with this hint 0.94 s, deferred without it 2.79 s (dirty pages
+     * pile up and the kernel throttles the writer), deferred with a hint
+     * after every 1 MiB write 2.1 s (the hint blocks on the device queue). */
+    (void)sync_file_range(s->ctr_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    if (s->nsealed == SEALED_MAX && (rc = sealed_sync(s, SEALED_MAX / 2)) != 0)
+        return rc;
+    s->sealed_fd[s->nsealed] = s->ctr_fd;
+    s->sealed_ctr[s->nsealed++] = id;
     s->ctr_fd = -1;
     return 0;
 }
@@ -1480,7 +1518,9 @@ static int commit(ddx_store *s)
 {
     int rc;
     const ddx_io *io = ddx_io_get();
-    /* 1. container data */
+    /* 1. container data: the sealed ones, then the open one */
+    if ((rc = sealed_sync(s, 0)) != 0)
+        return rc;
     if (s->ctr_fd >= 0) {
         if ((rc = wflush(s)) != 0)
             return rc;
@@ -1488,7 +1528,7 @@ static int commit(ddx_store *s)
             return fail(s, errno, "%s/%08x.ctr: fdatasync: %s", s->datadir, s->sb.open_ctr,
                         strerror(errno));
     }
-    /* sealed containers were synced by seal(); new files need their names */
+    /* new container files need their names on disk too */
     if (s->new_files && (rc = ddx_io_fsync_dir(s->datadir)) != 0)
         return fail(s, rc, "%s: fsync: %s", s->datadir, strerror(rc));
     s->new_files = 0;
