@@ -221,6 +221,27 @@ Test(store, streaming_put_from_pipe_file_and_memory_agree)
         cr_assert_eq(st[k].new_chunks, st[0].new_chunks, "%s", route[k]);
         cr_assert_eq(st[k].new_bytes, st[0].new_bytes, "%s", route[k]);
     }
+    /* a read error on a stream fails the put naming the input, commits
+     * nothing, and a reopen finds the store as it was (a directory's fd
+     * is not a regular file, so it is read as a stream: EISDIR) */
+    {
+        char *dir = store_path(tmp, "pipe");
+        ddx_store *s = open_store(dir, DDX_STORE_WRITE);
+        int dfd = open(tmp, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        ddx_put_stats bad;
+        int rc = ddx_store_put_fd(s, "v", dfd, &bad);
+        close(dfd);
+        cr_assert_eq(rc, EISDIR, "%d: %s", rc, ddx_store_errmsg(s));
+        cr_assert(strstr(ddx_store_errmsg(s), "input: read:"), "%s", ddx_store_errmsg(s));
+        ddx_store_close(s);
+        s = open_store(dir, DDX_STORE_WRITE);
+        ddx_version_info vi;
+        cr_assert_eq(ddx_store_version(s, 2, &vi), DDX_ENOENT, "nothing was committed");
+        check_get(s, "v", 2, v, n); /* the file put above */
+        ddx_store_close(s);
+        free(dir);
+    }
     /* an empty pipe and an empty buffer are empty versions */
     char *dir = store_path(tmp, "empty");
     init_store(dir, NULL, 0);

@@ -363,7 +363,13 @@ typedef struct ddx_put_stats {
 } ddx_put_stats;
 
 /* Ingest everything readable from fd (a file, pipe, socket) as a new
- * version of name (1..255 bytes, no '@' or '/', no control characters). */
+ * version of name (1..255 bytes, no '@' or '/', no control characters).
+ * A regular file is read from its current offset; anything else streams
+ * through bounded buffers (no spool file), so memory does not grow with the
+ * input. Nothing is stored unless the whole input was read: a read error
+ * fails the put with that errno and an "input: read: ..." message, and, as
+ * after any failed write, the handle must be reopened (which finds the store
+ * as it was before the put). */
 DDX_API DDX_NODISCARD int ddx_store_put_fd(ddx_store *s, const char *name, int fd,
                                            ddx_put_stats *st);
 /* The same from memory. */
