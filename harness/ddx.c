@@ -1062,6 +1062,18 @@ static int cmd_gc(const command *cmd, int argc, char **argv)
     kv("containers_removed", "%" PRIu64, st.containers_removed);
     kv("containers_compacted", "%" PRIu64, st.containers_compacted);
     kv("moved_bytes", "%" PRIu64 "  (%s)", st.moved_bytes, human(st.moved_bytes, b));
+    /* then the log, when rewriting it would at least halve it */
+    ddx_log_stats ls;
+    rc = ddx_store_compact_log(s, 0, &ls);
+    if (rc == DDX_ELOCKED)
+        fprintf(stderr, "ddx: gc: %s\n", ddx_store_errmsg(s));
+    else if (rc)
+        fail_op(s, store, rc);
+    if (ls.compacted)
+        kv("log_bytes", "%" PRIu64 "  (compacted from %" PRIu64 ")", ls.bytes_after,
+           ls.bytes_before);
+    else
+        kv("log_bytes", "%" PRIu64, ls.bytes_before);
     ddx_store_close(s);
     free(ops);
     return 0;
@@ -1166,7 +1178,11 @@ static const command commands[] = {
      "  -h, --help          this text\n"},
     {"gc", cmd_gc, "STORE", "free unreferenced chunks, compact containers",
      "Drop the chunks no live version references, rewrite containers that are less\n"
-     "than half live and delete emptied ones; print what was freed and moved.\n"
+     "than half live and delete emptied ones; then, if that would at least halve\n"
+     "it, rewrite the metadata log as the records of what the store now holds\n"
+     "(removed versions' recipes and freed chunks leave it). Print what was freed,\n"
+     "moved and compacted. Emptied containers are deleted, and the log compacted,\n"
+     "only while no other ddx has the store open.\n"
      "\n"
      "options:\n"
      "  -h, --help          this text\n"},

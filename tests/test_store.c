@@ -264,6 +264,149 @@ Test(store, streaming_put_from_pipe_file_and_memory_agree)
     free(tmp);
 }
 
+/* every live version's (name, number, id, bytes, chunks), in order */
+static size_t list_versions(ddx_store *s, ddx_version_info *out, size_t max)
+{
+    size_t k = 0;
+    while (k < max && ddx_store_version(s, k, &out[k]) == 0)
+        k++;
+    return k;
+}
+
+static void same_versions(ddx_store *s, const ddx_version_info *want, size_t n, const char *what)
+{
+    ddx_version_info got[16];
+    size_t k = list_versions(s, got, 16);
+    cr_assert_eq(k, n, "%s: %zu versions, want %zu", what, k, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(!strcmp(got[i].name, want[i].name) && got[i].number == want[i].number &&
+                      got[i].id == want[i].id && got[i].bytes == want[i].bytes &&
+                      got[i].chunks == want[i].chunks,
+                  "%s: version %zu is %s@%u (id %llu), want %s@%u (id %llu)", what, i, got[i].name,
+                  got[i].number, (unsigned long long)got[i].id, want[i].name, want[i].number,
+                  (unsigned long long)want[i].id);
+}
+
+static off_t meta_size(const char *dir, const char *name)
+{
+    char *m = store_path(dir, "meta"), *p = store_path(m, name);
+    struct stat sb;
+    off_t r = stat(p, &sb) ? -1 : sb.st_size;
+    free(m), free(p);
+    return r;
+}
+
+/* Log compaction (ddx_store_compact_log): the log is rewritten as what the
+ * store holds, in META/log.<generation>; versions, ids, numbers and bytes
+ * are unchanged, dedup goes on against the renumbered chunks, and strays of
+ * an interrupted compaction are deleted by a writable open only. */
+Test(store, log_compaction_keeps_every_version_and_shrinks_the_log)
+{
+    char *tmp = mktmp(), *dir = store_path(tmp, "s");
+    init_store(dir, NULL, 256u << 10);
+    ddx_store *s = open_store(dir, DDX_STORE_WRITE);
+    size_t n = 2u << 20;
+    uint8_t *v[4]; /* unrelated contents: docs@1 = v[0], docs@2..4 = v[1], v[2], v[0] */
+    for (unsigned k = 0; k < 4; k++)
+        v[k] = version_bytes(tu_seed() + 21 + 1000 * k, 0, n);
+    put(s, "docs", v[0], n, NULL);
+    put(s, "docs", v[1], n, NULL);
+    put(s, "docs", v[2], n, NULL);
+    put(s, "other", v[3], n, NULL);
+    put(s, "docs", v[0], n, NULL);
+    for (unsigned k = 0; k < 6; k++) { /* garbage: versions of their own, removed */
+        uint8_t *g = version_bytes(tu_seed() + 77 + 1000 * k, 0, n);
+        put(s, "tmp", g, n, NULL);
+        free(g);
+    }
+    for (unsigned k = 1; k <= 6; k++)
+        cr_assert_eq(ddx_store_rm(s, "tmp", k), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ddx_store_rm(s, "docs", 1), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ddx_store_rm(s, "docs", 2), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ddx_store_gc(s, NULL), 0, "%s", ddx_store_errmsg(s));
+    ddx_version_info before[16];
+    size_t nv = list_versions(s, before, 16);
+    cr_assert_eq(nv, 3); /* docs@3, other@1, docs@4 */
+
+    ddx_log_stats ls;
+    /* another handle open: refused */
+    ddx_store *r = open_store(dir, DDX_STORE_READ);
+    cr_assert_eq(ddx_store_compact_log(s, 1, &ls), DDX_ELOCKED);
+    cr_assert(strstr(ddx_store_errmsg(s), "other handles"), "%s", ddx_store_errmsg(s));
+    ddx_store_close(r);
+
+    off_t log0 = meta_size(dir, "log");
+    cr_assert_eq(ddx_store_compact_log(s, 1, &ls), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ls.compacted, 1);
+    cr_assert_eq(ls.bytes_before, (uint64_t)log0);
+    cr_assert_lt(ls.bytes_after, ls.bytes_before / 2, "%llu of %llu bytes",
+                 (unsigned long long)ls.bytes_after, (unsigned long long)ls.bytes_before);
+    cr_assert_eq(meta_size(dir, "log"), -1, "the old log is deleted");
+    /* a compact log is not worth rewriting: left alone without force */
+    ddx_log_stats again;
+    cr_assert_eq(ddx_store_compact_log(s, 0, &again), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(again.compacted, 0);
+    cr_assert_eq(again.bytes_before, ls.bytes_after);
+    cr_assert_eq(meta_size(dir, "log.00000001"), (off_t)ls.bytes_after);
+    same_versions(s, before, nv, "after compaction");
+    check_get(s, "docs", 3, v[2], n);
+    check_get(s, "docs", 4, v[0], n);
+    check_get(s, "other", 1, v[3], n);
+    cr_assert_eq(ddx_store_verify(s, NULL, NULL, NULL), 0, "%s", ddx_store_errmsg(s));
+    /* the same bytes again deduplicate against the renumbered chunks; ids
+     * and numbers go on */
+    ddx_put_stats st;
+    put(s, "docs", v[2], n, &st);
+    cr_assert_eq(st.new_chunks, 0);
+    cr_assert_eq(st.version, 5);
+    cr_assert_eq(st.version_id, 12); /* 11 put before, 8 of them removed */
+    ddx_store_close(s);
+
+    s = open_store(dir, DDX_STORE_READ); /* from the new log */
+    ddx_version_info after[16];
+    size_t na = list_versions(s, after, 16);
+    cr_assert_eq(na, nv + 1);
+    same_versions(s, after, na, "reopened"); /* the lister agrees with itself... */
+    for (size_t i = 0; i < nv; i++)          /* ...and with the store before compaction */
+        cr_assert(after[i].id == before[i].id && after[i].number == before[i].number &&
+                  after[i].bytes == before[i].bytes && after[i].chunks == before[i].chunks);
+    check_get(s, "docs", 5, v[2], n);
+    check_get(s, "docs", 4, v[0], n);
+    ddx_store_close(s);
+
+    /* again: generation 2, after a rm and gc on the compacted store */
+    s = open_store(dir, DDX_STORE_WRITE);
+    cr_assert_eq(ddx_store_rm(s, "docs", 3), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ddx_store_gc(s, NULL), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ddx_store_compact_log(s, 1, &ls), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(meta_size(dir, "log.00000001"), -1);
+    cr_assert_gt(meta_size(dir, "log.00000002"), 0);
+    check_get(s, "docs", 5, v[2], n);
+    ddx_store_close(s);
+
+    /* strays: a reader leaves them, a writer deletes them and says so */
+    char *meta = store_path(dir, "meta"), *stray = store_path(meta, "log.0000000a");
+    int fd = open(stray, O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "junk", 4), 4);
+    close(fd);
+    s = open_store(dir, DDX_STORE_READ);
+    check_get(s, "other", 1, v[3], n);
+    ddx_store_close(s);
+    cr_assert_eq(meta_size(dir, "log.0000000a"), 4);
+    s = open_store(dir, DDX_STORE_WRITE);
+    cr_assert_eq(meta_size(dir, "log.0000000a"), -1);
+    const char *note = ddx_store_recovery_note(s);
+    cr_assert(note && strstr(note, "another generation"), "note: %s", note ? note : "(none)");
+    check_get(s, "docs", 4, v[0], n);
+    ddx_store_close(s);
+    for (unsigned k = 0; k < 4; k++)
+        free(v[k]);
+    free(meta), free(stray);
+    rmrf(tmp);
+    free(tmp), free(dir);
+}
+
 Test(store, rm_gc_compaction_and_reuse)
 {
     char *tmp = mktmp(), *dir = store_path(tmp, "s");
@@ -460,12 +603,19 @@ Test(store, lock_missing_and_newer_format)
     int fd = open(sup, O_RDWR);
     uint8_t slot[DDX_SUPER_SLOT];
     cr_assert_eq(pread(fd, slot, sizeof slot, DDX_SUPER_SLOT), DDX_SUPER_SLOT);
-    ddx_put16(slot + 8, DDX_FMT_MAJOR_ABSENT + 1);
+    ddx_put16(slot + 8, DDX_FMT_MAJOR_LOGGEN + 1);
+    ddx_put32(slot + DDX_SUPER_SLOT - 4, ddx_crc32c(0, slot, DDX_SUPER_SLOT - 4));
+    cr_assert_eq(pwrite(fd, slot, sizeof slot, DDX_SUPER_SLOT), DDX_SUPER_SLOT);
+    cr_assert_eq(ddx_store_open(&s, dir, DDX_STORE_READ, why, sizeof why), DDX_EFORMAT);
+    cr_assert(strstr(why, "format 4.0"), "%s", why);
+    /* a major-3 superblock with a feature this ddx does not know */
+    ddx_put16(slot + 8, DDX_FMT_MAJOR_LOGGEN);
+    ddx_put32(slot + 116, 0x80);
     ddx_put32(slot + DDX_SUPER_SLOT - 4, ddx_crc32c(0, slot, DDX_SUPER_SLOT - 4));
     cr_assert_eq(pwrite(fd, slot, sizeof slot, DDX_SUPER_SLOT), DDX_SUPER_SLOT);
     close(fd);
     cr_assert_eq(ddx_store_open(&s, dir, DDX_STORE_READ, why, sizeof why), DDX_EFORMAT);
-    cr_assert(strstr(why, "format 3.0"), "%s", why);
+    cr_assert(strstr(why, "unknown features 0x80"), "%s", why);
     free(sup);
     rmrf(tmp);
     free(tmp), free(dir);

@@ -134,7 +134,7 @@ static int is_ctr(const char *rel)
 
 static int is_log(const char *rel)
 {
-    return !strcmp(rel, "meta/log");
+    return !strcmp(rel, "meta/log") || !strncmp(rel, "meta/log.", 9); /* and generations */
 }
 
 static int is_super(const char *rel)
@@ -1314,4 +1314,123 @@ Test(store_faults, enospc_while_sealing, .timeout = 300)
     }
     cr_log_info("%zu seals in the put, %u faulted", ns, cases);
     fixture_free(&x);
+}
+
+/* ---- 6. log compaction ------------------------------------------------------------------ */
+
+static int op_compact(ddx_store *s, void *ctx)
+{
+    return ddx_store_compact_log(s, 1, ctx);
+}
+
+/* log files in DIR/meta ("log", "log.<gen>") */
+static int count_logs(const char *dir)
+{
+    char *m = join(dir, "meta");
+    DIR *d = opendir(m);
+    cr_assert(d, "%s: %s", m, strerror(errno));
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += !strcmp(de->d_name, "log") || !strncmp(de->d_name, "log.", 4);
+    closedir(d);
+    free(m);
+    return n;
+}
+
+/* Every call of a log compaction fails in turn: before the superblock
+ * commit the store keeps its old log (the new one is deleted, or left for
+ * the next writable open), after it the new one; either way every version
+ * restores exactly, the store compacts again and takes new writes, and the
+ * write order holds (the new log and its name are synced before the
+ * superblock names it). */
+Test(store_faults, compact_log_fails_cleanly, .timeout = 300)
+{
+    char *tmp = mktmp(), *dir = join(tmp, "s"), *snap = join(tmp, "snap");
+    init_store(dir, 64u << 10);
+    set_root(dir);
+    inj_install();
+    enum { NV = 6 };
+    uint8_t *v[NV];
+    size_t n[NV];
+    ddx_store *s = open_store(dir, DDX_STORE_WRITE, "compact base");
+    for (int i = 0; i < NV; i++) {
+        n[i] = (150u << 10) + (size_t)i * 37000;
+        v[i] = unique_bytes(tu_seed() + 99 + (uint64_t)i, n[i]);
+        put(s, "g", v[i], n[i], "compact base");
+    }
+    for (int i = 0; i < NV; i += 2)
+        cr_assert_eq(ddx_store_rm(s, "g", (uint32_t)i + 1), 0, "%s", ddx_store_errmsg(s));
+    cr_assert_eq(ddx_store_gc(s, NULL), 0, "%s", ddx_store_errmsg(s));
+    ddx_store_close(s);
+    copy_tree(dir, snap);
+    want w[NV / 2 + 1];
+    for (int i = 1, k = 0; i < NV; i += 2, k++)
+        w[k] = (want){"g", (uint32_t)i + 1, v[i], n[i]};
+
+    restore(snap, dir);
+    s = open_store(dir, DDX_STORE_WRITE, "compact dry run");
+    inj_reset();
+    ddx_log_stats ls;
+    cr_assert_eq(op_compact(s, &ls), 0, "%s", ddx_store_errmsg(s));
+    cr_assert(ls.compacted && ls.bytes_after < ls.bytes_before);
+    trace_copy dry;
+    keep_trace(&dry);
+    assert_no_violation("compact dry run");
+    ddx_store_close(s);
+    size_t ack = 0;
+    for (size_t i = 0; i < dry.n; i++)
+        if (dry.c[i].kind == K_FDATASYNC && is_super(dry.c[i].rel))
+            ack = i;
+    cr_assert_gt(ack, 0, "the compaction commits a superblock");
+
+    unsigned cases = 0;
+    for (size_t k = 0; k < NFAULT_KINDS; k++)
+        for (unsigned nth = 1; nth <= dry.count[fault_kinds[k]]; nth++)
+            for (int e = 0; e < 2; e++) {
+                int kind = fault_kinds[k], err = e ? EIO : ENOSPC;
+                size_t at = nth_call(&dry, kind, nth);
+                const call *c = &dry.c[at];
+                char what[256];
+                fault_desc(what, sizeof what, "compact", kind, nth, c->rel, err, FAIL);
+                restore(snap, dir);
+                s = open_store(dir, DDX_STORE_WRITE, what);
+                inj_reset();
+                inj_arm(kind, nth, err, FAIL);
+                int rc = op_compact(s, &ls);
+                check_same_path(&dry, what);
+                inj_reset();
+                if (at > ack) { /* switched; only deleting the old log failed */
+                    cr_assert_eq(rc, 0, "%s: %s", what, ddx_store_errmsg(s));
+                    cr_assert(ls.compacted);
+                } else {
+                    const char *msg = ddx_store_errmsg(s);
+                    cr_assert_eq(rc, err, "%s: returned %d (%s): %s", what, rc, ddx_strerror(rc),
+                                 msg);
+                    char path[PATH_MAX + REL_MAX + 2];
+                    snprintf(path, sizeof path, "%s/%s:", g.root, c->rel);
+                    cr_assert(strstr(msg, path), "%s: message does not name %s: %s", what, path,
+                              msg);
+                    cr_assert(strstr(msg, strerror(err)), "%s: %s", what, msg);
+                }
+                ddx_store_close(s);
+                s = open_store(dir, DDX_STORE_WRITE, what);
+                cr_assert_eq(count_logs(dir), 1, "%s: a stray log is left after reopening", what);
+                check_versions(s, w, NV / 2, what);
+                cr_assert_eq(op_compact(s, &ls), 0, "%s: again: %s", what, ddx_store_errmsg(s));
+                put(s, "g", v[0], n[0], what);
+                ddx_store_close(s);
+                s = open_store(dir, DDX_STORE_READ, what);
+                w[NV / 2] = (want){"g", NV + 1, v[0], n[0]};
+                check_versions(s, w, NV / 2 + 1, what);
+                ddx_store_close(s);
+                assert_no_violation(what);
+                cases++;
+            }
+    cr_log_info("compaction: %zu calls, acknowledged at %zu, %u faulted", dry.n, ack, cases);
+    free(dry.c);
+    for (int i = 0; i < NV; i++)
+        free(v[i]);
+    rm_tree(tmp);
+    free(tmp), free(dir), free(snap);
 }

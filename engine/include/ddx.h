@@ -432,6 +432,22 @@ typedef struct ddx_gc_stats {
  * ddx_store_recovery_note() says so. */
 DDX_API DDX_NODISCARD int ddx_store_gc(ddx_store *s, ddx_gc_stats *st);
 
+/* Log compaction. The metadata log only grows (removed versions' recipes,
+ * freed chunks, moves stay in it); this rewrites it as the records of what
+ * the store holds now, in a new file that one superblock commit switches to
+ * (docs/format.md, "Log compaction"). Versions, their ids and numbers, and
+ * every restore are unchanged. Without force, only when the rewrite would be
+ * at most half the log; st->compacted says whether it ran. Needs the store
+ * opened for writing and no other handle open (DDX_ELOCKED otherwise), and
+ * moves the store to superblock format 3.x, which a ddx older than this
+ * refuses as newer. */
+typedef struct ddx_log_stats {
+    int compacted;
+    uint64_t bytes_before, bytes_after; /* committed log bytes */
+    uint64_t chunks;                    /* stored chunks, renumbered 1..chunks */
+} ddx_log_stats;
+DDX_API DDX_NODISCARD int ddx_store_compact_log(ddx_store *s, int force, ddx_log_stats *st);
+
 /* verify: re-read the whole committed log (checksums: a checkpoint means an
  * open no longer reads all of it) and every chunk, recomputing its
  * fingerprint. For each damaged record or

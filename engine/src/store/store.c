@@ -108,7 +108,8 @@ struct ddx_store {
     uint32_t ctr_count;
     uint64_t *open_ids; /* chunks of the open container, in order: its descriptor table */
     size_t open_cap;
-    int new_files; /* files created since the last commit: fsync the directory */
+    int new_files;    /* files created since the last commit: fsync the directory */
+    char logname[16]; /* the log's file name in META: "log" or "log.<gen>" */
     /* sealed containers not yet fdatasync'ed: the commit syncs them (see seal) */
     int sealed_fd[SEALED_MAX];
     uint32_t sealed_ctr[SEALED_MAX];
@@ -129,6 +130,8 @@ struct ddx_store {
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
+
+static void remove_stray_logs(ddx_store *s);
 
 static int fail(ddx_store *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(ddx_store *s, int rc, const char *fmt, ...)
@@ -300,6 +303,15 @@ static int super_write(ddx_store *s)
                     (unsigned long long)s->sb.seq + 1, strerror(rc));
     }
     return 0;
+}
+
+/* META's file name of log generation gen (docs/format.md). */
+static void log_name(uint32_t gen, char out[16])
+{
+    if (gen)
+        snprintf(out, 16, "log.%08x", gen);
+    else
+        snprintf(out, 16, "log");
 }
 
 static int super_read(ddx_store *s)
@@ -599,16 +611,35 @@ static void roll_forward_containers(ddx_store *s)
     s->sb.open_ctr_len = (uint32_t)len;
 }
 
+/* The open container's chunks, in id order: its descriptor table when it is
+ * sealed (freed chunks are left out). */
+static int open_ids_rebuild(ddx_store *s)
+{
+    s->ctr_count = 0;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr == s->sb.open_ctr) {
+            if (s->ctr_count == s->open_cap) {
+                size_t cap = s->open_cap ? s->open_cap * 2 : 256;
+                uint64_t *n = realloc(s->open_ids, cap * sizeof *n);
+                if (!n)
+                    return DDX_ENOMEM;
+                s->open_ids = n, s->open_cap = cap;
+            }
+            s->open_ids[s->ctr_count++] = id;
+        }
+    return 0;
+}
+
 static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_super *sbw)
 {
     struct stat st;
     if (fstat(s->log_fd, &st))
-        return fail(s, errno, "%s/log: %s", s->meta, strerror(errno));
+        return fail(s, errno, "%s/%s: %s", s->meta, s->logname, strerror(errno));
     uint64_t end = s->sb.log_end, size = (uint64_t)st.st_size;
     if (size < end)
         return fail(s, DDX_ECORRUPT,
-                    "%s/log: %llu bytes, but the superblock commits %llu: the log lost data",
-                    s->meta, (unsigned long long)size, (unsigned long long)end);
+                    "%s/%s: %llu bytes, but the superblock commits %llu: the log lost data",
+                    s->meta, s->logname, (unsigned long long)size, (unsigned long long)end);
     /* The superblock was decoded with its own next_* fields; replay derives
      * them again from the records and checks they agree. */
     ddx_super want = *sbw;
@@ -620,7 +651,7 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
     if (size) {
         buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, s->log_fd, 0);
         if (buf == MAP_FAILED)
-            return fail(s, errno, "%s/log: mmap: %s", s->meta, strerror(errno));
+            return fail(s, errno, "%s/%s: mmap: %s", s->meta, s->logname, strerror(errno));
     }
     pending_recipe pr = {0};
     int rc = 0;
@@ -639,7 +670,7 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
         if (!rc)
             rc = apply(s, &r, &pr, why, sizeof why);
         if (rc) {
-            fail(s, rc, "%s/log: record at offset %llu (lsn %llu): %s", s->meta,
+            fail(s, rc, "%s/%s: record at offset %llu (lsn %llu): %s", s->meta, s->logname,
                  (unsigned long long)at, (unsigned long long)lsn, why);
             break;
         }
@@ -647,8 +678,8 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
         lsn++;
     }
     if (!rc && pr.parts)
-        rc = fail(s, DDX_ECORRUPT, "%s/log: committed region ends inside version %llu's recipe",
-                  s->meta, (unsigned long long)pr.version_id);
+        rc = fail(s, DDX_ECORRUPT, "%s/%s: committed region ends inside version %llu's recipe",
+                  s->meta, s->logname, (unsigned long long)pr.version_id);
     if (!rc && (want.next_chunk != s->sb.next_chunk || want.next_version != s->sb.next_version ||
                 want.next_lsn != lsn))
         rc = fail(s, DDX_ECORRUPT,
@@ -666,8 +697,8 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
         if (ddx_rec_decode(buf + at, size - at, &r, why, sizeof why) || r.lsn != lsn)
             break;
         if ((rc = apply(s, &r, &pr, why, sizeof why)) != 0) {
-            fail(s, rc, "%s/log: record at offset %llu (lsn %llu) after the last commit: %s",
-                 s->meta, (unsigned long long)at, (unsigned long long)lsn, why);
+            fail(s, rc, "%s/%s: record at offset %llu (lsn %llu) after the last commit: %s",
+                 s->meta, s->logname, (unsigned long long)at, (unsigned long long)lsn, why);
             break;
         }
         at += r.total;
@@ -695,13 +726,13 @@ static int replay(ddx_store *s, uint64_t start, uint64_t start_lsn, const ddx_su
     size_t nl = 0;
     if (nfwd)
         nl = (size_t)snprintf(s->note, sizeof s->note,
-                              "%s/log: %llu complete records after the last superblock commit "
+                              "%s/%s: %llu complete records after the last superblock commit "
                               "recovered (a commit whose superblock write was lost)",
-                              s->meta, (unsigned long long)nfwd);
+                              s->meta, s->logname, (unsigned long long)nfwd);
     if (size > s->sb.log_end && nl < sizeof s->note)
         snprintf(s->note + nl, sizeof s->note - nl,
-                 "%s%s/log: %llu bytes after the last commit (an interrupted write) %s",
-                 nl ? "; " : "", s->meta, (unsigned long long)(size - s->sb.log_end),
+                 "%s%s/%s: %llu bytes after the last commit (an interrupted write) %s",
+                 nl ? "; " : "", s->meta, s->logname, (unsigned long long)(size - s->sb.log_end),
                  s->flags & DDX_STORE_WRITE ? "were discarded" : "are ignored");
     return 0;
 }
@@ -1023,28 +1054,16 @@ static int recover_containers(ddx_store *s)
         }
         s->ctr_fd = fd;
         s->ctr_len = s->sb.open_ctr_len;
-        for (uint64_t id = 1; id < s->sb.next_chunk; id++)
-            if (s->ch[id].ctr == s->sb.open_ctr) {
-                int r = 0;
-                if (s->ctr_count == s->open_cap) {
-                    size_t cap = s->open_cap ? s->open_cap * 2 : 256;
-                    uint64_t *n = realloc(s->open_ids, cap * sizeof *n);
-                    if (!n)
-                        r = DDX_ENOMEM;
-                    else
-                        s->open_ids = n, s->open_cap = cap;
-                }
-                if (r)
-                    return r;
-                s->open_ids[s->ctr_count++] = id;
-            }
+        int r = open_ids_rebuild(s);
+        if (r)
+            return r;
     }
     /* the log: drop what no superblock committed */
     struct stat st;
     if (fstat(s->log_fd, &st) == 0 && (uint64_t)st.st_size > s->sb.log_end &&
         (ddx_io_get()->ftruncate(s->log_fd, (off_t)s->sb.log_end) ||
          ddx_io_get()->fdatasync(s->log_fd)))
-        return fail(s, errno, "%s/log: truncating the uncommitted tail: %s", s->meta,
+        return fail(s, errno, "%s/%s: truncating the uncommitted tail: %s", s->meta, s->logname,
                     strerror(errno));
     return 0;
 }
@@ -1070,8 +1089,8 @@ static int resync_rolled(ddx_store *s)
     if (!rc && ddx_io_get()->fdatasync(s->log_fd))
         rc = errno;
     if (rc)
-        return fail(s, rc, "%s/log: rewriting the records after the last commit: %s", s->meta,
-                    strerror(rc));
+        return fail(s, rc, "%s/%s: rewriting the records after the last commit: %s", s->meta,
+                    s->logname, strerror(rc));
     return 0;
 }
 
@@ -1227,20 +1246,26 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
                      : fail(s, errno, "%s: flock: %s", lp, strerror(errno));
         free(lp);
     }
+    int mode = flags & DDX_STORE_WRITE ? O_RDWR : O_RDONLY;
     if (!rc) {
-        char *sp = path_join(s->meta, "super"), *lp = path_join(s->meta, "log");
-        int mode = flags & DDX_STORE_WRITE ? O_RDWR : O_RDONLY;
-        if (!sp || !lp)
+        char *sp = path_join(s->meta, "super");
+        if (!sp)
             rc = DDX_ENOMEM;
         if (!rc && (s->super_fd = ddx_io_get()->open(sp, mode | O_CLOEXEC, 0)) < 0)
             rc = fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", sp, strerror(errno));
-        if (!rc && (s->log_fd = ddx_io_get()->open(lp, mode | O_CLOEXEC, 0)) < 0)
-            rc = fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", lp, strerror(errno));
         free(sp);
-        free(lp);
     }
     if (!rc)
         rc = super_read(s);
+    if (!rc) { /* the superblock names the log's generation */
+        log_name(s->sb.log_gen, s->logname);
+        char *lp = path_join(s->meta, s->logname);
+        if (!lp)
+            rc = DDX_ENOMEM;
+        if (!rc && (s->log_fd = ddx_io_get()->open(lp, mode | O_CLOEXEC, 0)) < 0)
+            rc = fail(s, errno == ENOENT ? DDX_ECORRUPT : errno, "%s: %s", lp, strerror(errno));
+        free(lp);
+    }
     if (!rc && memcmp(uuid, s->sb.uuid, 16))
         rc = fail(s, DDX_ECORRUPT,
                   "%s/super: belongs to another store (uuid differs from %s/" ID_FILE ")", s->meta,
@@ -1277,6 +1302,8 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
     }
     if (!rc && (flags & DDX_STORE_WRITE)) {
         rc = recover_containers(s);
+        if (!rc)
+            remove_stray_logs(s);
         if (!rc && s->rolled)
             rc = resync_rolled(s);
         if (!rc && s->rolled)
@@ -1543,7 +1570,7 @@ static int commit(ddx_store *s)
              * but may never reach the disk; left there, the next open would
              * roll forward a commit the caller was told failed. */
             (void)io->ftruncate(s->log_fd, (off_t)s->sb.log_end);
-            return fail(s, rc, "%s/log: append at %llu: %s", s->meta,
+            return fail(s, rc, "%s/%s: append at %llu: %s", s->meta, s->logname,
                         (unsigned long long)s->sb.log_end, strerror(rc));
         }
     }
@@ -2020,7 +2047,7 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
 {
     /* a data chunk whose fingerprint an absent chunk holds would be stored
      * nowhere: once a trace was put, the store takes only traces */
-    if (s->sb.major == DDX_FMT_MAJOR_ABSENT)
+    if (s->sb.features & DDX_FEAT_ABSENT)
         return fail(s, DDX_ESTATE,
                     "%s: holds versions put from fingerprint traces; it takes no data puts "
                     "(use another store)",
@@ -2217,6 +2244,7 @@ int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c, siz
     /* From here on memory runs ahead of the disk until the commit. */
     s->broken = 1;
     uint16_t major = s->sb.major;
+    uint32_t features = s->sb.features;
     uint64_t new_chunks = 0, new_bytes = 0, log0 = s->sb.log_end;
     chunks_log cl = {0};
     for (size_t i = 0; i < n && !rc; i++) {
@@ -2229,15 +2257,21 @@ int ddx_store_put_chunks(ddx_store *s, const char *name, const ddx_chunk *c, siz
                 break;
             new_chunks++;
             new_bytes += c[i].length;
-            s->sb.major = DDX_FMT_MAJOR_ABSENT; /* committed with this put's superblock */
+            /* committed with this put's superblock; a compacted store (major
+             * 3) says it in its features alone */
+            s->sb.features |= DDX_FEAT_ABSENT;
+            if (s->sb.major < DDX_FMT_MAJOR_ABSENT)
+                s->sb.major = DDX_FMT_MAJOR_ABSENT;
         }
         ids[i] = id;
     }
     if (!rc)
         chunks_log_end(s, &cl);
     rc = put_version(s, name, ids, n, bytes, rc, new_chunks, new_bytes, log0, st, t0);
-    if (rc)
+    if (rc) {
         s->sb.major = major;
+        s->sb.features = features;
+    }
     return rc;
 }
 
@@ -2842,7 +2876,7 @@ int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx, ddx_verify_stats
     if (s->sb.log_end) {
         uint8_t *lb = mmap(NULL, s->sb.log_end, PROT_READ, MAP_PRIVATE, s->log_fd, 0);
         if (lb == MAP_FAILED)
-            return fail(s, errno, "%s/log: mmap: %s", s->meta, strerror(errno));
+            return fail(s, errno, "%s/%s: mmap: %s", s->meta, s->logname, strerror(errno));
         for (uint64_t at = 0, lsn = 0; at < s->sb.log_end; lsn++) {
             ddx_rec r;
             char why[160], line[512];
@@ -2859,9 +2893,9 @@ int ddx_store_verify(ddx_store *s, ddx_verify_fn fn, void *ctx, ddx_verify_stats
             }
             st->damaged_records++;
             snprintf(line, sizeof line,
-                     "%s/log: record at offset %llu (lsn %llu): %s; the records after it cannot "
+                     "%s/%s: record at offset %llu (lsn %llu): %s; the records after it cannot "
                      "be read",
-                     s->meta, (unsigned long long)at, (unsigned long long)lsn, why);
+                     s->meta, s->logname, (unsigned long long)at, (unsigned long long)lsn, why);
             if (fn)
                 fn(ctx, line);
             break; /* lengths after a bad header mean nothing */
@@ -3088,4 +3122,319 @@ int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
     /* the index still maps freed fingerprints to their old ids: index_find
      * checks that the id is live, so they are simply new again */
     return 0;
+}
+
+/* ---- log compaction ------------------------------------------------------------------------
+ * The log only grows: removed versions' recipes, freed chunks' entries and
+ * moves stay in it. Compaction writes what the store holds now as a new log,
+ * META/log.<gen + 1>: CHUNKS records for the stored chunks, renumbered
+ * 1..L in their old order (ids are internal; recipes are rewritten to
+ * match), then every version in id order: a live one as its RECIPE parts and
+ * VERSION record, a removed one as an empty VERSION and its REMOVE record
+ * (version ids and numbers are visible and kept). The sequence:
+ *   1. the checkpoint is deleted (it describes the old log);
+ *   2. the new log is written, fdatasync'ed, its name made durable;
+ *   3. it is replayed into this handle, so a log that does not rebuild the
+ *      same store is never committed (the old one is reloaded instead);
+ *   4. the superblock commit names the new generation: the switch;
+ *   5. the old log is deleted.
+ * A crash before 4 leaves the old log in force and the new one a stray file;
+ * after 4, the old one is the stray. A writable open deletes strays. Only
+ * while no other handle is open: one may be reading the old log. */
+
+typedef struct img {
+    ddx_store *s;
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t off, lsn; /* bytes written before buf; next record's lsn */
+} img;
+
+/* Room for a record of up to payload bytes; its payload. */
+static uint8_t *img_begin(img *m, uint32_t payload)
+{
+    size_t need = ddx_rec_size(payload);
+    if (m->len && m->len + need > (8u << 20)) { /* write out what is there */
+        int rc = ddx_io_pwrite_all(m->fd, m->buf, m->len, (off_t)m->off);
+        if (rc) {
+            errno = rc;
+            return NULL;
+        }
+        m->off += m->len;
+        m->len = 0;
+    }
+    if (m->len + need > m->cap) {
+        size_t cap = m->cap ? m->cap : (1u << 20);
+        while (cap < m->len + need)
+            cap *= 2;
+        uint8_t *n = realloc(m->buf, cap);
+        if (!n) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        m->buf = n;
+        m->cap = cap;
+    }
+    return m->buf + m->len + DDX_REC_HDR;
+}
+
+static void img_end(img *m, uint16_t type, uint32_t len)
+{
+    m->len += ddx_rec_finish(m->buf + m->len, type, m->lsn++, len);
+}
+
+/* Write the image of s as a log into m->fd; map[old id] = new id, *nchunks
+ * the stored chunks. 0, an errno value (writing) or a DDX_ error. */
+static int img_write(img *m, uint64_t *map, uint64_t *nchunks)
+{
+    ddx_store *s = m->s;
+    size_t fs = s->fp_size;
+    uint64_t next = 1;
+    uint8_t *r = NULL;
+    uint32_t cnt = 0, ctr = 0;
+    for (uint64_t id = 1; id <= s->sb.next_chunk; id++) {
+        const chunk *c = id < s->sb.next_chunk ? &s->ch[id] : NULL;
+        if (c && !c->ctr)
+            continue; /* freed */
+        if (r && (!c || c->ctr != ctr || cnt == 65536)) {
+            ddx_put32(r + 8, cnt);
+            img_end(m, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + cnt * (uint32_t)(fs + 12));
+            r = NULL;
+        }
+        if (!c)
+            break;
+        if (!r) {
+            if (!(r = img_begin(m, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12))))
+                return errno;
+            ddx_put64(r, next);
+            ddx_put32(r + 12, c->ctr);
+            ddx_put16(r + 16, (uint16_t)fs);
+            ddx_put16(r + 18, 0);
+            cnt = 0;
+            ctr = c->ctr;
+        }
+        uint8_t *e = r + DDX_CHUNKS_HDR + (size_t)cnt * (fs + 12);
+        memcpy(e, s->fp + id * fs, fs);
+        ddx_put32(e + fs, c->off);
+        ddx_put32(e + fs + 4, c->len);
+        ddx_put32(e + fs + 8, c->crc);
+        cnt++;
+        map[id] = next++;
+    }
+    *nchunks = next - 1;
+    for (size_t i = 0; i < s->nvers; i++) {
+        const version *v = &s->vers[i];
+        if (v->v.id != i + 1)
+            return fail(s, DDX_ECORRUPT, "compacting the log: version %zu has id %llu", i + 1,
+                        (unsigned long long)v->v.id);
+        ddx_version_rec w = v->v;
+        w.parts = 0;
+        if (v->removed)
+            w.chunks = 0; /* its number is kept, its recipe is not */
+        for (uint64_t k = 0; k < w.chunks; k += RECIPE_PART) {
+            uint32_t n = (uint32_t)(w.chunks - k < RECIPE_PART ? w.chunks - k : RECIPE_PART);
+            uint8_t *q = img_begin(m, DDX_RECIPE_HDR + n * 10u);
+            if (!q)
+                return errno;
+            ddx_put64(q, w.id);
+            ddx_put32(q + 8, w.parts);
+            ddx_put32(q + 12, n);
+            size_t len = DDX_RECIPE_HDR;
+            uint64_t prev = 0;
+            for (uint32_t j = 0; j < n; j++) {
+                uint64_t id = map[v->ids[k + j]];
+                if (!id)
+                    return fail(s, DDX_ECORRUPT,
+                                "compacting the log: %s@%u refers to freed chunk %llu", v->v.name,
+                                v->v.number, (unsigned long long)v->ids[k + j]);
+                len += ddx_varint_delta(q + len, prev, id);
+                prev = id;
+            }
+            img_end(m, DDX_REC_RECIPE, (uint32_t)len);
+            w.parts++;
+        }
+        uint8_t *q = img_begin(m, DDX_VERSION_HDR + 255);
+        if (!q)
+            return errno;
+        img_end(m, DDX_REC_VERSION, (uint32_t)ddx_version_encode(&w, q));
+        if (v->removed) {
+            if (!(q = img_begin(m, 8)))
+                return errno;
+            ddx_put64(q, w.id);
+            img_end(m, DDX_REC_REMOVE, 8);
+        }
+    }
+    int rc = ddx_io_pwrite_all(m->fd, m->buf, m->len, (off_t)m->off);
+    m->off += m->len;
+    m->len = 0;
+    return rc;
+}
+
+/* Delete log files of other generations (a compaction's leftovers). */
+static void remove_stray_logs(ddx_store *s)
+{
+    DIR *d = opendir(s->meta);
+    if (!d)
+        return;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        unsigned gen;
+        char tail;
+        int is_log =
+            !strcmp(de->d_name, "log") ||
+            (strlen(de->d_name) == 12 && sscanf(de->d_name, "log.%8x%c", &gen, &tail) == 1);
+        if (!is_log || !strcmp(de->d_name, s->logname))
+            continue;
+        char *p = path_join(s->meta, de->d_name);
+        if (p && ddx_io_get()->unlink(p) == 0)
+            n++;
+        free(p);
+    }
+    closedir(d);
+    if (n) {
+        (void)ddx_io_fsync_dir(s->meta);
+        size_t nl = strlen(s->note);
+        snprintf(s->note + nl, sizeof s->note - nl,
+                 "%s%s: %d log file%s of another generation (an interrupted compaction) deleted",
+                 nl ? "; " : "", s->meta, n, n > 1 ? "s" : "");
+    }
+}
+
+int ddx_store_compact_log(ddx_store *s, int force, ddx_log_stats *st)
+{
+    if (!s)
+        return DDX_EINVAL;
+    ddx_log_stats z;
+    if (!st)
+        st = &z;
+    memset(st, 0, sizeof *st);
+    int rc = write_guard(s);
+    if (rc)
+        return rc;
+    st->bytes_before = st->bytes_after = s->sb.log_end;
+    /* worth it? the image costs fp + 12 bytes per stored chunk and a few
+     * bytes per reference */
+    uint64_t est = 0;
+    for (uint64_t id = 1; id < s->sb.next_chunk; id++)
+        if (s->ch[id].ctr)
+            est += s->fp_size + 12;
+    for (size_t i = 0; i < s->nvers; i++)
+        est += 64 + (s->vers[i].removed ? 32 : 3 * s->vers[i].v.chunks);
+    if (!force && est * 2 > s->sb.log_end)
+        return 0;
+    if (s->readers_fd < 0 || flock(s->readers_fd, LOCK_EX | LOCK_NB))
+        return fail(s, DDX_ELOCKED,
+                    "%s: other handles have the store open; the log is compacted only when "
+                    "none has",
+                    s->dir);
+    char *ck = path_join(s->meta, "ckpt"), *ckt = path_join(s->meta, "ckpt.tmp");
+    char newname[16], *np = NULL;
+    uint32_t gen = s->sb.log_gen + 1;
+    log_name(gen, newname);
+    np = path_join(s->meta, newname);
+    uint64_t *map = calloc(s->sb.next_chunk + 1, sizeof *map);
+    img m = {s, -1, NULL, 0, 0, 0, 0};
+    ddx_super old = s->sb;
+    int old_fd = s->log_fd, switched = 0; /* switched: the new log stays, the old fd is closed */
+    char oldname[16];
+    snprintf(oldname, sizeof oldname, "%s", s->logname);
+    if (!ck || !ckt || !np || !map) {
+        rc = DDX_ENOMEM;
+        goto out;
+    }
+    /* 1. the checkpoint describes the old log */
+    for (int i = 0; i < 2; i++) {
+        const char *p = i ? ckt : ck;
+        if (ddx_io_get()->unlink(p) && errno != ENOENT) {
+            rc = fail(s, errno, "%s: %s", p, strerror(errno));
+            goto out;
+        }
+    }
+    if ((rc = ddx_io_fsync_dir(s->meta)) != 0) {
+        fail(s, rc, "%s: fsync: %s", s->meta, strerror(rc));
+        goto out;
+    }
+    s->ckpt_off = 0;
+    /* 2. the new log */
+    if ((m.fd = ddx_io_get()->open(np, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        rc = fail(s, errno, "%s: %s", np, strerror(errno));
+        goto out;
+    }
+    uint64_t nchunks = 0;
+    if ((rc = img_write(&m, map, &nchunks)) != 0) {
+        if (rc > 0)
+            fail(s, rc, "%s: write: %s", np, strerror(rc));
+        goto out;
+    }
+    if (ddx_io_get()->fdatasync(m.fd)) {
+        rc = fail(s, errno, "%s: fdatasync: %s", np, strerror(errno));
+        goto out;
+    }
+    if ((rc = ddx_io_fsync_dir(s->meta)) != 0) {
+        fail(s, rc, "%s: fsync: %s", s->meta, strerror(rc));
+        goto out;
+    }
+    /* 3. rebuild this handle from it */
+    ddx_super want = s->sb;
+    want.major = DDX_FMT_MAJOR_LOGGEN;
+    want.log_gen = gen;
+    want.log_end = m.off;
+    want.next_lsn = m.lsn;
+    want.next_chunk = nchunks + 1;
+    s->sb = want;
+    s->log_fd = m.fd;
+    snprintf(s->logname, sizeof s->logname, "%s", newname);
+    image_reset(s);
+    s->sb.next_chunk = s->sb.next_version = 1;
+    if ((rc = replay(s, 0, 0, &want)) != 0) {
+        char e[512];
+        snprintf(e, sizeof e, "%.500s", s->err);
+        s->log_fd = old_fd;
+        snprintf(s->logname, sizeof s->logname, "%s", oldname);
+        s->sb = old;
+        image_reset(s);
+        s->sb.next_chunk = s->sb.next_version = 1;
+        if (replay(s, 0, 0, &old))
+            s->broken = 1; /* the old image did not come back either: reopen */
+        rc = fail(s, DDX_ECORRUPT,
+                  "compacting the log: the new log does not rebuild the store (%s); the store "
+                  "is unchanged",
+                  e);
+        goto out;
+    }
+    /* 4. the switch. From here on the new log is kept whatever happens: if
+     * the superblock write fails, which superblock the disk holds is
+     * unknown, and the next open reads whichever it is (and deletes the
+     * other generation's log). */
+    switched = 1;
+    close(old_fd);
+    if ((rc = s->ctr_fd >= 0 ? open_ids_rebuild(s) : 0) != 0 || (rc = super_write(s)) != 0) {
+        s->broken = 1; /* this handle is ahead of the disk, or may be: reopen */
+        goto out;
+    }
+    st->compacted = 1;
+    st->bytes_after = s->sb.log_end;
+    st->chunks = nchunks;
+    /* 5. the old log (a failure only leaves a stray for the next writable open) */
+    char *op = path_join(s->meta, oldname);
+    if (op && ddx_io_get()->unlink(op) == 0)
+        (void)ddx_io_fsync_dir(s->meta);
+    free(op);
+out:
+    if (!switched) {
+        if (m.fd >= 0) {
+            if (s->log_fd == m.fd) /* not reached: replay failure restores it */
+                s->log_fd = old_fd;
+            close(m.fd);
+            (void)ddx_io_get()->unlink(np); /* a stray otherwise; a writable open deletes it */
+        }
+    }
+    (void)flock(s->readers_fd, LOCK_SH);
+    free(m.buf);
+    free(map);
+    free(ck), free(ckt), free(np);
+    if (!rc)
+        maybe_checkpoint(s);
+    return rc;
 }

@@ -53,6 +53,8 @@ void ddx_super_encode(const ddx_super *s, uint8_t out[DDX_SUPER_SLOT])
     ddx_put64(out + 96, s->next_lsn);
     ddx_put32(out + 104, s->open_ctr);
     ddx_put32(out + 108, s->open_ctr_len);
+    ddx_put32(out + 112, s->log_gen);
+    ddx_put32(out + 116, s->features);
     ddx_put32(out + DDX_SUPER_SLOT - 4, ddx_crc32c(0, out, DDX_SUPER_SLOT - 4));
 }
 
@@ -65,10 +67,10 @@ int ddx_super_decode(const uint8_t *in, size_t n, ddx_super *s, char *why, size_
     if (ddx_get32(in + DDX_SUPER_SLOT - 4) != ddx_crc32c(0, in, DDX_SUPER_SLOT - 4))
         return bad(why, why_len, DDX_ECORRUPT, "checksum mismatch");
     uint16_t major = ddx_get16(in + 8);
-    if (major != DDX_FMT_MAJOR && major != DDX_FMT_MAJOR_ABSENT)
-        return bad(why, why_len, major > DDX_FMT_MAJOR_ABSENT ? DDX_EFORMAT : DDX_ECORRUPT,
-                   "format %u.%u, this ddx reads %d.x and %d.x", major, ddx_get16(in + 10),
-                   DDX_FMT_MAJOR, DDX_FMT_MAJOR_ABSENT);
+    if (major < DDX_FMT_MAJOR || major > DDX_FMT_MAJOR_LOGGEN)
+        return bad(why, why_len, major > DDX_FMT_MAJOR_LOGGEN ? DDX_EFORMAT : DDX_ECORRUPT,
+                   "format %u.%u, this ddx reads %d.x to %d.x", major, ddx_get16(in + 10),
+                   DDX_FMT_MAJOR, DDX_FMT_MAJOR_LOGGEN);
     s->major = major;
     if (ddx_get32(in + 12) != DDX_SUPER_SLOT)
         return bad(why, why_len, DDX_ECORRUPT, "slot size field %u", ddx_get32(in + 12));
@@ -87,6 +89,15 @@ int ddx_super_decode(const uint8_t *in, size_t n, ddx_super *s, char *why, size_
     s->next_lsn = ddx_get64(in + 96);
     s->open_ctr = ddx_get32(in + 104);
     s->open_ctr_len = ddx_get32(in + 108);
+    /* before major 3 these bytes were zero, and a generation other than 0
+     * would name a log an older ddx does not read */
+    s->log_gen = major >= DDX_FMT_MAJOR_LOGGEN ? ddx_get32(in + 112) : 0;
+    s->features = major >= DDX_FMT_MAJOR_LOGGEN   ? ddx_get32(in + 116)
+                  : major == DDX_FMT_MAJOR_ABSENT ? DDX_FEAT_ABSENT
+                                                  : 0;
+    if (s->features & ~DDX_FEAT_ABSENT)
+        return bad(why, why_len, DDX_EFORMAT, "format %u.%u: unknown features 0x%x", major,
+                   ddx_get16(in + 10), s->features & ~DDX_FEAT_ABSENT);
     if (s->hash > DDX_HASH_SHA256 || s->chunker > DDX_CHUNKER_RAM)
         return bad(why, why_len, DDX_ECORRUPT, "hash %u / chunker %u out of range", s->hash,
                    s->chunker);

@@ -20,12 +20,18 @@
  * store as newer rather than misreading it. */
 #define DDX_FMT_MAJOR_ABSENT 2
 #define DDX_CTR_ABSENT 0xFFFFFFFFu
+/* The superblock of a store whose log was compacted (ddx_store_compact_log)
+ * carries this major version: its log is META/log.<generation>, which an
+ * older ddx would not look for. Such a superblock says in its features
+ * field whether the store holds absent chunks (major 2 said it alone). */
+#define DDX_FMT_MAJOR_LOGGEN 3
+#define DDX_FEAT_ABSENT 1u
 
 /* ---- superblock: two slots of 512 bytes; commit N is written to slot N % 2 */
 #define DDX_SUPER_SLOT 512
 typedef struct ddx_super {
     uint64_t seq;   /* commit number: the valid slot with the larger one wins */
-    uint16_t major; /* DDX_FMT_MAJOR, or DDX_FMT_MAJOR_ABSENT (0 writes DDX_FMT_MAJOR) */
+    uint16_t major; /* DDX_FMT_MAJOR, _ABSENT or _LOGGEN (0 writes DDX_FMT_MAJOR) */
     uint8_t uuid[16];
     uint32_t hash, chunker, min, avg, max, normalization;
     uint32_t container_bytes;
@@ -35,6 +41,8 @@ typedef struct ddx_super {
     uint64_t next_lsn;     /* next log record sequence number */
     uint32_t open_ctr;     /* container being filled (0: none yet) */
     uint32_t open_ctr_len; /* its committed length in bytes, header included */
+    uint32_t log_gen;      /* the log is META/log (0) or META/log.<gen, 8 hex digits> */
+    uint32_t features;     /* DDX_FEAT_*: what the store holds (major 3; 2 implies ABSENT) */
 } ddx_super;
 void ddx_super_encode(const ddx_super *s, uint8_t out[DDX_SUPER_SLOT]);
 int ddx_super_decode(const uint8_t *in, size_t n, ddx_super *s, char *why, size_t why_len);
