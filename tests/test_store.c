@@ -968,6 +968,22 @@ Test(store, trace_puts_are_metadata_only_and_survive_replay_checkpoint_and_gc)
         ddx_store_close(t);
         unsetenv("DDX_CKPT_BYTES");
     }
+    /* a compacted trace store keeps its absent chunks, and its refusal of
+     * data puts, through the superblock's features (format 3) */
+    t = open_store(td, DDX_STORE_WRITE);
+    ddx_log_stats ls;
+    cr_assert_eq(ddx_store_compact_log(t, 1, &ls), 0, "%s", ddx_store_errmsg(t));
+    cr_assert(ls.compacted);
+    ddx_store_close(t);
+    t = open_store(td, DDX_STORE_WRITE);
+    cr_assert_eq(ddx_store_put_mem(t, "data", v1, n, NULL), DDX_ESTATE);
+    cr_assert(strstr(ddx_store_errmsg(t), "fingerprint traces"), "%s", ddx_store_errmsg(t));
+    {
+        ddx_verify_stats cv;
+        cr_assert_eq(ddx_store_verify(t, NULL, NULL, &cv), 0, "%s", ddx_store_errmsg(t));
+        cr_assert_eq(cv.absent_chunks, ds1.new_chunks + ds2.new_chunks);
+    }
+    ddx_store_close(t);
     /* rm + gc frees absent chunks like any others */
     t = open_store(td, DDX_STORE_WRITE);
     for (uint32_t k = 1; k <= 4; k++)
