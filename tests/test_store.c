@@ -655,6 +655,31 @@ Test(store, sigkill_at_random_points_loses_nothing_acknowledged, .timeout = 600)
     init_store(dir, NULL, 256u << 10); /* small containers: seals happen often */
     uint64_t seed = tu_seed(), rnd = seed;
     uint32_t acked = 0;
+    /* The kill comes at a random moment within a few puts' time. A put's
+     * time depends on the build (ASan makes it several times slower) and
+     * on the machine, so it is measured first, on a store of its own:
+     * the writer's open and three puts of the sizes it writes. */
+    long window_ns;
+    {
+        char *cdir = store_path(tmp, "calibrate");
+        init_store(cdir, NULL, 256u << 10);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        ddx_store *c = open_store(cdir, DDX_STORE_WRITE);
+        for (unsigned k = 1; k <= 3; k++) {
+            uint8_t *v = version_bytes(seed + k, k % 7, CRASH_SIZE(k));
+            put(c, "c", v, CRASH_SIZE(k), NULL);
+            free(v);
+        }
+        ddx_store_close(c);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        long per3 = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+        window_ns = per3 < 40000000L ? 40000000L : per3 > 2000000000L ? 2000000000L : per3;
+        cr_log_info("kills within %ld ms (an open and three puts took %ld ms)", window_ns / 1000000,
+                    per3 / 1000000);
+        rmrf(cdir);
+        free(cdir);
+    }
     for (int round = 0; round < CRASH_ROUNDS; round++) {
         int pfd[2];
         cr_assert_eq(pipe(pfd), 0);
@@ -665,7 +690,8 @@ Test(store, sigkill_at_random_points_loses_nothing_acknowledged, .timeout = 600)
             crash_writer(dir, pfd[1], seed);
         }
         close(pfd[1]);
-        struct timespec ts = {0, (long)(tu_splitmix(&rnd) % 40000000)}; /* 0..40 ms */
+        long wait = (long)(tu_splitmix(&rnd) % (uint64_t)window_ns);
+        struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         uint32_t num;
