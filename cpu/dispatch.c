@@ -31,6 +31,7 @@ static const ddx_hash_impl hash_impls[] = {
     {"sha256-mb-avx2", DDX_HASH_SHA256, DDX_CPU_AVX2, ddx_sha256_mb_avx2_batch, 1},
 #endif
 #ifndef DDX_NO_AVX512
+    {"sha1-mb-avx512-gt", DDX_HASH_SHA1, DDX_CPU_AVX512, ddx_sha1_mb_avx512_gt_batch, 1},
     {"sha1-mb-avx512", DDX_HASH_SHA1, DDX_CPU_AVX512, ddx_sha1_mb_avx512_batch, 1},
 #endif
 #ifndef DDX_NO_SHANI

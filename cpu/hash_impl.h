@@ -77,6 +77,9 @@ void ddx_sha256_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha256_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 void ddx_sha1_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
+/* sha1_mbgt_avx512.c: the same rounds, the message transpose on the integer
+ * side (64-bit copies during the previous block's rounds) */
+void ddx_sha1_mb_avx512_gt_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out);
 
 /* ---- registry (dispatch.c) ----------------------------------------------- */
 typedef struct ddx_hash_impl {

@@ -4,7 +4,9 @@
  * One message per 32-bit lane: every vector instruction below runs the same
  * step of SHA-1 (FIPS 180-4 6.1.2) for 16 independent messages. hash_mb.c
  * feeds the lanes (padding, refill, idle lanes); this file only runs whole
- * blocks.
+ * blocks. The rounds are in sha1_mb_avx512.h, shared with sha1_mbgt_avx512.c
+ * (the default now: same rounds, transpose on the integer side), which also
+ * hands this kernel its runs of 1 or 2 blocks.
  *
  * Per block, for all 16 lanes:
  *   - load 16 rows of 64 bytes (one per lane) and transpose them so that
@@ -31,77 +33,9 @@
 #include <immintrin.h>
 
 #include "hash_mb.h"
+#include "sha1_mb_avx512.h"
 
 #define LANES 16
-
-/* Round functions as vpternlogd truth tables over (b, c, d) =
- * (0xf0, 0xcc, 0xaa): Ch = (b & c) | (~b & d), Parity = b ^ c ^ d,
- * Maj = (b & c) | (b & d) | (c & d). */
-#define F_CH 0xca
-#define F_PARITY 0x96
-#define F_MAJ 0xe8
-
-#define K0 0x5a827999
-#define K1 0x6ed9eba1
-#define K2 0x8f1bbcdc
-#define K3 0xca62c1d6
-
-/* Message-schedule word t lives in w[t & 15] (a rolling window). */
-#define W(t) w[(t)&15]
-
-/* W[t] = rotl1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]); written over W[t-16],
- * which is also the operand vpternlogd overwrites, so no copy is needed. */
-#define SCHED(t)                                                                                   \
-    W(t) = _mm512_rol_epi32(                                                                       \
-        _mm512_xor_si512(_mm512_ternarylogic_epi32(W(t), W((t)-14), W((t)-8), 0x96), W((t)-3)), 1)
-
-/* GCC reassociates the four adds of a round freely: it hung e, K and W
- * after rotl5(a), three adds behind the 2-cycle rotate on the round chain,
- * and f's add after the others. An empty asm makes a partial sum opaque, so
- * the adds run in the order written: W + K, + e (both early), + f, and only
- * + rotl5(a) on the chain. Measured on Zen 4: 6.1 -> 7.6 GB/s. */
-#define OPAQUE(x) __asm__("" : "+v"(x))
-
-/* One round with the variables renamed instead of moved: the caller rotates
- * the argument order. T = rotl5(a) + f(b, c, d) + e + K + W lands in e, and
- * b becomes rotl30(b). rotl30 comes first so that b is dead when vpternlogd
- * (which overwrites its first operand) computes f into b's register. */
-#define ROUND(a, b, c, d, e, f, k, t)                                                              \
-    do {                                                                                           \
-        __m512i b30_ = _mm512_rol_epi32(b, 30);                                                    \
-        __m512i wk_ = _mm512_add_epi32(W(t), _mm512_set1_epi32(k));                                \
-        OPAQUE(wk_);                                                                               \
-        e = _mm512_add_epi32(e, wk_);                                                              \
-        OPAQUE(e);                                                                                 \
-        e = _mm512_add_epi32(e, _mm512_ternarylogic_epi32(b, c, d, f));                            \
-        OPAQUE(e);                                                                                 \
-        e = _mm512_add_epi32(e, _mm512_rol_epi32(a, 5));                                           \
-        b = b30_;                                                                                  \
-    } while (0)
-
-/* Round t also computes schedule word t + SCHED_AHEAD (from round 3 on, for
- * words 16..79). The schedule does not depend on the round chain; issuing it
- * 13 rounds early puts independent work in the scheduler window next to the
- * chain's (2-3% on Zen 4). 13 is the most the 16-word window allows: word
- * t + 13 overwrites word t - 3, used by round t - 3 and by word t, both done
- * by then. */
-#define SCHED_AHEAD 13
-#define RS(a, b, c, d, e, f, k, t)                                                                 \
-    do {                                                                                           \
-        if ((t) + SCHED_AHEAD >= 16 && (t) + SCHED_AHEAD < 80)                                     \
-            SCHED((t) + SCHED_AHEAD);                                                              \
-        ROUND(a, b, c, d, e, f, k, t);                                                             \
-    } while (0)
-
-/* Five rounds bring the names back to (a, b, c, d, e). */
-#define R5(f, k, t)                                                                                \
-    do {                                                                                           \
-        RS(a, b, c, d, e, f, k, (t));                                                              \
-        RS(e, a, b, c, d, f, k, (t) + 1);                                                          \
-        RS(d, e, a, b, c, f, k, (t) + 2);                                                          \
-        RS(c, d, e, a, b, f, k, (t) + 3);                                                          \
-        RS(b, c, d, e, a, f, k, (t) + 4);                                                          \
-    } while (0)
 
 /*
  * Load block `off` of the 16 lanes and transpose: on return w[j] holds
@@ -141,7 +75,7 @@ load_transpose(__m512i w[16], const uint8_t *const *ptr, size_t off)
     }
 }
 
-static void sha1_blocks16(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+void ddx_sha1_mb_avx512_blocks16(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
 {
     __m512i a = _mm512_loadu_si512((const void *)(state + 0 * LANES));
     __m512i b = _mm512_loadu_si512((const void *)(state + 1 * LANES));
@@ -154,25 +88,7 @@ static void sha1_blocks16(uint32_t *state, const uint8_t *const *ptr, size_t nbl
         load_transpose(w, ptr, 64 * blk);
         __m512i a0 = a, b0 = b, c0 = c, d0 = d, e0 = e;
 
-        R5(F_CH, K0, 0);
-        R5(F_CH, K0, 5);
-        R5(F_CH, K0, 10);
-        R5(F_CH, K0, 15);
-
-        R5(F_PARITY, K1, 20);
-        R5(F_PARITY, K1, 25);
-        R5(F_PARITY, K1, 30);
-        R5(F_PARITY, K1, 35);
-
-        R5(F_MAJ, K2, 40);
-        R5(F_MAJ, K2, 45);
-        R5(F_MAJ, K2, 50);
-        R5(F_MAJ, K2, 55);
-
-        R5(F_PARITY, K3, 60);
-        R5(F_PARITY, K3, 65);
-        R5(F_PARITY, K3, 70);
-        R5(F_PARITY, K3, 75);
+        ROUNDS80(RS);
 
         a = _mm512_add_epi32(a, a0);
         b = _mm512_add_epi32(b, b0);
@@ -190,6 +106,6 @@ static void sha1_blocks16(uint32_t *state, const uint8_t *const *ptr, size_t nbl
 
 void ddx_sha1_mb_avx512_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    static const ddx_mb_kernel k = {LANES, 5, ddx_sha1_iv, sha1_blocks16};
+    static const ddx_mb_kernel k = {LANES, 5, ddx_sha1_iv, ddx_sha1_mb_avx512_blocks16};
     ddx_mb_run(&k, msgs, n, out);
 }

@@ -1,6 +1,7 @@
 /*
  * test_hash_mb_sha1.c - the multi-buffer SHA-1 kernels (AVX2 x8, AVX-512
- * x16) against the reference, ddx_sha1_ref, message by message.
+ * x16, AVX-512 x16 with the transpose on the integer side) against the
+ * reference, ddx_sha1_ref, message by message.
  *
  * The SIMD kernels only run blocks; the lane manager (hash_mb.c, tested with
  * portable lanes in test_hash_mb.c) decides what each lane reads. So the
@@ -44,6 +45,8 @@ typedef struct kernel {
 static const kernel sha1_mb_avx2 = {"sha1_mb_avx2", ddx_sha1_mb_avx2_batch, DDX_CPU_AVX2, "AVX2"};
 static const kernel sha1_mb_avx512 = {"sha1_mb_avx512", ddx_sha1_mb_avx512_batch, DDX_CPU_AVX512,
                                       "AVX-512"};
+static const kernel sha1_mb_avx512_gt = {"sha1_mb_avx512_gt", ddx_sha1_mb_avx512_gt_batch,
+                                         DDX_CPU_AVX512, "AVX-512"};
 
 #define DIGEST 20
 #define GUARD 64
@@ -385,3 +388,4 @@ static void fips_vectors(const kernel *k)
 
 KERNEL_TESTS(sha1_mb_avx2)
 KERNEL_TESTS(sha1_mb_avx512)
+KERNEL_TESTS(sha1_mb_avx512_gt)
