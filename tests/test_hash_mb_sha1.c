@@ -16,10 +16,13 @@
  *     messages, and one 1 MiB message among short ones (the long lane runs
  *     while the others cycle through the batch);
  *   - n = 0, which writes nothing;
- *   - the FIPS 180 examples: "abc", the 448-bit message, a million 'a'.
+ *   - the FIPS 180 examples: "abc", the 448-bit message, a million 'a';
+ *   - messages flush against PROT_NONE pages on both sides.
  * Each message lives in its own allocation ending where the message ends, so
- * under ASan a kernel reading past a message fails; a guard after the last
- * digest catches writes past the output.
+ * under ASan a kernel reading past a message fails; the guard pages catch
+ * the same in every build, and reads ASan does not see (the _gt kernel's
+ * message copies are inline asm); a guard after the last digest catches
+ * writes past the output.
  *
  * A kernel is only run where ddx_cpu_features() has its ISA; elsewhere its
  * tests are skipped, saying why. Random inputs come from tu_seed(); a
@@ -30,6 +33,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu_features.h"
 #include "hash_impl.h"
@@ -342,6 +347,42 @@ static void fips_vectors(const kernel *k)
     free(mil);
 }
 
+/* Messages flush against inaccessible pages: each starts right after a
+ * PROT_NONE page or ends right before one, so any read outside [p, p + len)
+ * faults, with or without ASan. */
+static void guard_pages(const kernel *k)
+{
+    static const size_t lens[] = {0,   1,    55,   56,   63,   64,   65,   119,
+                                  128, 1000, 4095, 4096, 4097, 8192, 9000, 12288};
+    const size_t nl = sizeof lens / sizeof lens[0];
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t span = 4 * page, slot = span + page; /* data, then a guard */
+    const size_t total = page + 2 * nl * slot;
+    uint8_t *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(map, MAP_FAILED, "mmap(%zu)", total);
+    cr_assert_eq(mprotect(map, page, PROT_NONE), 0);
+    for (size_t i = 0; i < 2 * nl; i++)
+        cr_assert_eq(mprotect(map + page + i * slot + span, page, PROT_NONE), 0);
+    uint64_t r = tu_seed() ^ 0x5a1f9u;
+    msgset s;
+    set_init(&s, 2 * nl);
+    for (size_t i = 0; i < 2 * nl; i++) {
+        uint8_t *lo = map + page + i * slot, *hi = lo + span;
+        size_t len = lens[i % nl];
+        /* even slots start right after a guard, odd ones end right at one */
+        uint8_t *p = i % 2 == 0 ? lo : hi - len;
+        tu_fill(p, len, TU_RANDOM, tu_splitmix(&r));
+        s.base[s.n] = NULL; /* not ours to free */
+        s.off[s.n] = (size_t)(p - lo);
+        s.m[s.n++] = (ddx_hash_msg){p, len};
+    }
+    check(k, &s, 0, 2 * nl, "flush against guard pages");
+    for (size_t i = 0; i < 2 * nl; i++)
+        check(k, &s, i, 1, "flush against guard pages, alone");
+    set_free(&s);
+    munmap(map, total);
+}
+
 /* ---- one suite per kernel --------------------------------------------------- */
 
 #define KERNEL_TESTS(K)                                                                            \
@@ -384,6 +425,11 @@ static void fips_vectors(const kernel *k)
     {                                                                                              \
         require(&K);                                                                               \
         empty_batch(&K);                                                                           \
+    }                                                                                              \
+    Test(K, guard_pages)                                                                           \
+    {                                                                                              \
+        require(&K);                                                                               \
+        guard_pages(&K);                                                                           \
     }
 
 KERNEL_TESTS(sha1_mb_avx2)
