@@ -1048,8 +1048,19 @@ static int cmd_rm(const command *cmd, int argc, char **argv)
 
 static int cmd_gc(const command *cmd, int argc, char **argv)
 {
-    int nops;
-    char **ops = operands(cmd, argc, argv, 1, 1, &nops);
+    enum { O_COMPACT = 256 };
+    static const struct option lo[] = {
+        {"compact-log", no_argument, 0, O_COMPACT}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    char **ops = calloc((size_t)argc + 1, sizeof *ops);
+    if (!ops)
+        die(EXIT_FAIL, "out of memory");
+    int nops = 0, c, force = 0;
+    optind = 1;
+    opterr = 0;
+    while ((c = next_opt(cmd, argc, argv, lo, ops, &nops)) != -1)
+        if (c == O_COMPACT)
+            force = 1;
+    check_operands(cmd, ops, nops, 1, 1);
     const char *store = ops[0];
     ddx_store *s = open_store(store, DDX_STORE_WRITE);
     ddx_gc_stats st;
@@ -1062,10 +1073,10 @@ static int cmd_gc(const command *cmd, int argc, char **argv)
     kv("containers_removed", "%" PRIu64, st.containers_removed);
     kv("containers_compacted", "%" PRIu64, st.containers_compacted);
     kv("moved_bytes", "%" PRIu64 "  (%s)", st.moved_bytes, human(st.moved_bytes, b));
-    /* then the log, when rewriting it would at least halve it */
+    /* then the log, when rewriting it would at least halve it (or asked to) */
     ddx_log_stats ls;
-    rc = ddx_store_compact_log(s, 0, &ls);
-    if (rc == DDX_ELOCKED)
+    rc = ddx_store_compact_log(s, force, &ls);
+    if (rc == DDX_ELOCKED && !force)
         fprintf(stderr, "ddx: gc: %s\n", ddx_store_errmsg(s));
     else if (rc)
         fail_op(s, store, rc);
@@ -1185,6 +1196,8 @@ static const command commands[] = {
      "only while no other ddx has the store open.\n"
      "\n"
      "options:\n"
+     "  --compact-log       rewrite the log even if that saves less than half of it\n"
+     "                      (an error if another ddx has the store open)\n"
      "  -h, --help          this text\n"},
     {"verify", cmd_verify, "STORE", "re-read and re-hash every chunk",
      "Re-read every chunk and recompute its fingerprint. Print one line per damaged\n"
