@@ -33,8 +33,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "cpu_features.h"
 #include "hash_impl.h"
@@ -355,32 +353,24 @@ static void guard_pages(const kernel *k)
     static const size_t lens[] = {0,   1,    55,   56,   63,   64,   65,   119,
                                   128, 1000, 4095, 4096, 4097, 8192, 9000, 12288};
     const size_t nl = sizeof lens / sizeof lens[0];
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t span = 4 * page, slot = span + page; /* data, then a guard */
-    const size_t total = page + 2 * nl * slot;
-    uint8_t *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(map, MAP_FAILED, "mmap(%zu)", total);
-    cr_assert_eq(mprotect(map, page, PROT_NONE), 0);
-    for (size_t i = 0; i < 2 * nl; i++)
-        cr_assert_eq(mprotect(map + page + i * slot + span, page, PROT_NONE), 0);
+    tu_guard g;
+    tu_guard_init(&g, 2 * nl, 4);
     uint64_t r = tu_seed() ^ 0x5a1f9u;
     msgset s;
     set_init(&s, 2 * nl);
     for (size_t i = 0; i < 2 * nl; i++) {
-        uint8_t *lo = map + page + i * slot, *hi = lo + span;
         size_t len = lens[i % nl];
-        /* even slots start right after a guard, odd ones end right at one */
-        uint8_t *p = i % 2 == 0 ? lo : hi - len;
+        uint8_t *p = tu_guard_at(&g, i, len);
         tu_fill(p, len, TU_RANDOM, tu_splitmix(&r));
         s.base[s.n] = NULL; /* not ours to free */
-        s.off[s.n] = (size_t)(p - lo);
+        s.off[s.n] = 0;
         s.m[s.n++] = (ddx_hash_msg){p, len};
     }
     check(k, &s, 0, 2 * nl, "flush against guard pages");
     for (size_t i = 0; i < 2 * nl; i++)
         check(k, &s, i, 1, "flush against guard pages, alone");
     set_free(&s);
-    munmap(map, total);
+    tu_guard_free(&g);
 }
 
 /* ---- one suite per kernel --------------------------------------------------- */

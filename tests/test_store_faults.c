@@ -996,33 +996,42 @@ static int op_gc(ddx_store *s, void *ctx)
     return ddx_store_gc(s, ctx);
 }
 
+enum { NV = 6 };
+
+/* The store at dir (64 KiB containers) given g@1..NV, unrelated versions
+ * whose sizes are off the container size so that containers are shared
+ * between neighbours, with every other one (g@1, g@3, ...) removed: a gc
+ * then deletes emptied containers and compacts sparse ones. The live
+ * versions go to w; the handle is returned open for writing. */
+static ddx_store *every_other_removed(const char *dir, uint8_t *v[NV], size_t n[NV], want w[NV / 2])
+{
+    ddx_store *s = open_store(dir, DDX_STORE_WRITE, "base");
+    for (int i = 0; i < NV; i++) {
+        n[i] = (200u << 10) + (size_t)i * 37000;
+        v[i] = unique_bytes(tu_seed() + 77 + (uint64_t)i, n[i]);
+        put(s, "g", v[i], n[i], "base");
+    }
+    for (int i = 0; i < NV; i += 2)
+        cr_assert_eq(ddx_store_rm(s, "g", (uint32_t)i + 1), 0, "%s", ddx_store_errmsg(s));
+    for (int i = 1, k = 0; i < NV; i += 2, k++)
+        w[k] = (want){"g", (uint32_t)i + 1, v[i], n[i]};
+    return s;
+}
+
 Test(store_faults, gc_fails_cleanly_and_leaks_nothing, .timeout = 300)
 {
     char *tmp = mktmp(), *dir = join(tmp, "s"), *snap = join(tmp, "snap");
     init_store(dir, 64u << 10);
     set_root(dir);
     inj_install();
-    /* unrelated versions, sizes off the container size so that containers
-     * are shared between neighbours; removing every other one leaves
-     * emptied containers (deleted) and sparse ones (compacted) */
-    enum { NV = 6 };
     uint8_t *v[NV];
     size_t n[NV];
-    ddx_store *s = open_store(dir, DDX_STORE_WRITE, "gc base");
-    for (int i = 0; i < NV; i++) {
-        n[i] = (200u << 10) + (size_t)i * 37000;
-        v[i] = unique_bytes(tu_seed() + 77 + (uint64_t)i, n[i]);
-        put(s, "g", v[i], n[i], "gc base");
-    }
-    for (int i = 0; i < NV; i += 2)
-        cr_assert_eq(ddx_store_rm(s, "g", (uint32_t)i + 1), 0, "%s", ddx_store_errmsg(s));
+    want w[NV / 2];
+    ddx_store *s = every_other_removed(dir, v, n, w);
     ddx_store_stats base_st;
     cr_assert_eq(ddx_store_stat(s, &base_st), 0);
     ddx_store_close(s);
     copy_tree(dir, snap);
-    want w[NV / 2];
-    for (int i = 1, k = 0; i < NV; i += 2, k++)
-        w[k] = (want){"g", (uint32_t)i + 1, v[i], n[i]};
 
     /* dry run: what a gc does, and what it leaves */
     restore(snap, dir);
@@ -1350,23 +1359,13 @@ Test(store_faults, compact_log_fails_cleanly, .timeout = 300)
     init_store(dir, 64u << 10);
     set_root(dir);
     inj_install();
-    enum { NV = 6 };
     uint8_t *v[NV];
     size_t n[NV];
-    ddx_store *s = open_store(dir, DDX_STORE_WRITE, "compact base");
-    for (int i = 0; i < NV; i++) {
-        n[i] = (150u << 10) + (size_t)i * 37000;
-        v[i] = unique_bytes(tu_seed() + 99 + (uint64_t)i, n[i]);
-        put(s, "g", v[i], n[i], "compact base");
-    }
-    for (int i = 0; i < NV; i += 2)
-        cr_assert_eq(ddx_store_rm(s, "g", (uint32_t)i + 1), 0, "%s", ddx_store_errmsg(s));
+    want w[NV / 2 + 1];
+    ddx_store *s = every_other_removed(dir, v, n, w);
     cr_assert_eq(ddx_store_gc(s, NULL), 0, "%s", ddx_store_errmsg(s));
     ddx_store_close(s);
     copy_tree(dir, snap);
-    want w[NV / 2 + 1];
-    for (int i = 1, k = 0; i < NV; i += 2, k++)
-        w[k] = (want){"g", (uint32_t)i + 1, v[i], n[i]};
 
     restore(snap, dir);
     s = open_store(dir, DDX_STORE_WRITE, "compact dry run");

@@ -10,6 +10,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Messages flush against inaccessible pages, so that a read outside
+ * [p, p + len) faults in every build, not only under ASan: n slots of
+ * span_pages pages, each followed by a PROT_NONE page (and one before the
+ * first). tu_guard_at(g, i, len): where a len-byte message goes in slot i,
+ * starting right after the guard before it (even i) or ending right at the
+ * one after it (odd i). Aborts if the mapping fails. */
+typedef struct tu_guard {
+    uint8_t *map;
+    size_t total, span, slot, page;
+} tu_guard;
+
+static inline void tu_guard_init(tu_guard *g, size_t n, size_t span_pages)
+{
+    g->page = (size_t)sysconf(_SC_PAGESIZE);
+    g->span = span_pages * g->page;
+    g->slot = g->span + g->page;
+    g->total = g->page + n * g->slot;
+    g->map = mmap(NULL, g->total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int bad = g->map == MAP_FAILED || mprotect(g->map, g->page, PROT_NONE);
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = mprotect(g->map + g->page + i * g->slot + g->span, g->page, PROT_NONE);
+    if (bad) {
+        perror("tu_guard_init");
+        abort();
+    }
+}
+
+static inline uint8_t *tu_guard_at(const tu_guard *g, size_t i, size_t len)
+{
+    uint8_t *lo = g->map + g->page + i * g->slot;
+    return i % 2 == 0 ? lo : lo + g->span - len;
+}
+
+static inline void tu_guard_free(tu_guard *g)
+{
+    munmap(g->map, g->total);
+}
 
 /* Scratch directories for tests that write files: a fresh
  * /tmp/ddx-NAME-XXXXXX (malloc'd), removed whole by tu_rmrf(); tu_join()

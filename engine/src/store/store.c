@@ -1629,34 +1629,78 @@ static void chunks_log_end(ddx_store *s, chunks_log *w)
     w->rec = NULL;
 }
 
-/* Give chunk c (location and checksum filled in) the next id, log it and
- * index it. */
-static int chunks_log_add(ddx_store *s, chunks_log *w, const uint8_t *fp, chunk c)
+/* 1 if a chunk of container ctr goes into the record w is filling. */
+static int chunks_rec_fits(const chunks_log *w, uint32_t ctr)
+{
+    return w->rec && w->ctr == ctr && w->count < 65536;
+}
+
+/* Add chunk id (fingerprint fp, location and checksum c) to the CHUNKS
+ * record w is filling, or to a new one; ids in one record are consecutive. */
+static int chunks_rec_add(ddx_store *s, chunks_log *w, uint64_t id, const uint8_t *fp,
+                          const chunk *c)
 {
     size_t fs = s->fp_size;
-    uint64_t id = s->sb.next_chunk;
-    if (w->rec && (c.ctr != w->ctr || w->count == 65536))
+    if (w->rec && !chunks_rec_fits(w, c->ctr))
         chunks_log_end(s, w);
     if (!w->rec) {
         if (!(w->rec = rec_begin(s, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12))))
             return DDX_ENOMEM;
         ddx_put64(w->rec, id);
-        ddx_put32(w->rec + 12, c.ctr);
+        ddx_put32(w->rec + 12, c->ctr);
         ddx_put16(w->rec + 16, (uint16_t)fs);
         ddx_put16(w->rec + 18, 0);
         w->count = 0;
-        w->ctr = c.ctr;
+        w->ctr = c->ctr;
     }
-    s->sb.next_chunk++;
-    s->ch[id] = c;
-    memcpy(s->fp + id * fs, fp, fs);
     uint8_t *e = w->rec + DDX_CHUNKS_HDR + (size_t)w->count * (fs + 12);
     memcpy(e, fp, fs);
-    ddx_put32(e + fs, c.off);
-    ddx_put32(e + fs + 4, c.len);
-    ddx_put32(e + fs + 8, c.crc);
+    ddx_put32(e + fs, c->off);
+    ddx_put32(e + fs + 4, c->len);
+    ddx_put32(e + fs + 8, c->crc);
     w->count++;
+    return 0;
+}
+
+/* Give chunk c (location and checksum filled in) the next id, log it and
+ * index it. */
+static int chunks_log_add(ddx_store *s, chunks_log *w, const uint8_t *fp, chunk c)
+{
+    uint64_t id = s->sb.next_chunk;
+    int rc = chunks_rec_add(s, w, id, fp, &c);
+    if (rc)
+        return rc;
+    s->sb.next_chunk++;
+    s->ch[id] = c;
+    memcpy(s->fp + id * s->fp_size, fp, s->fp_size);
     return index_put(s, fp, id);
+}
+
+/* Part part of version vid's recipe: ids[0..n), n <= RECIPE_PART, each
+ * through map (old id -> id to log) unless map is NULL. DDX_ECORRUPT if map
+ * has no id for one (its number then in *bad). */
+static int recipe_part_log(ddx_store *s, uint64_t vid, uint32_t part, const uint64_t *ids,
+                           uint32_t n, const uint64_t *map, uint64_t *bad)
+{
+    uint8_t *r = rec_begin(s, DDX_RECIPE_HDR + n * 10u);
+    if (!r)
+        return DDX_ENOMEM;
+    ddx_put64(r, vid);
+    ddx_put32(r + 8, part);
+    ddx_put32(r + 12, n);
+    size_t len = DDX_RECIPE_HDR;
+    uint64_t prev = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint64_t id = map ? map[ids[j]] : ids[j];
+        if (!id) {
+            *bad = ids[j];
+            return DDX_ECORRUPT;
+        }
+        len += ddx_varint_delta(r + len, prev, id);
+        prev = id;
+    }
+    rec_end(s, DDX_REC_RECIPE, (uint32_t)len);
+    return 0;
 }
 
 /* The rest of a put, once every chunk has an id (ids[0..nids)): the recipe
@@ -1679,24 +1723,10 @@ static int put_version(ddx_store *s, const char *name, uint64_t *ids, uint64_t n
     v.time_ns = now_real_ns();
     snprintf(v.name, sizeof v.name, "%s", name);
     /* recipe parts: varint deltas, at most RECIPE_PART ids each */
-    for (size_t i = 0; !rc && i < nids; i += RECIPE_PART) {
+    for (size_t i = 0; !rc && i < nids; i += RECIPE_PART, v.parts++) {
+        uint64_t bad;
         uint32_t cnt = (uint32_t)(nids - i < RECIPE_PART ? nids - i : RECIPE_PART);
-        uint8_t *r = rec_begin(s, DDX_RECIPE_HDR + cnt * 10u);
-        if (!r) {
-            rc = DDX_ENOMEM;
-            break;
-        }
-        ddx_put64(r, v.id);
-        ddx_put32(r + 8, v.parts);
-        ddx_put32(r + 12, cnt);
-        size_t len = DDX_RECIPE_HDR;
-        uint64_t prev = 0;
-        for (uint32_t j = 0; j < cnt; j++) {
-            len += ddx_varint_delta(r + len, prev, ids[i + j]);
-            prev = ids[i + j];
-        }
-        rec_end(s, DDX_REC_RECIPE, (uint32_t)len);
-        v.parts++;
+        rc = recipe_part_log(s, v.id, v.parts, ids + i, cnt, NULL, &bad);
     }
     if (!rc) {
         uint8_t *r = rec_begin(s, DDX_VERSION_HDR + 255);
@@ -3142,87 +3172,45 @@ int ddx_store_gc(ddx_store *s, ddx_gc_stats *st)
  * after 4, the old one is the stray. A writable open deletes strays. Only
  * while no other handle is open: one may be reading the old log. */
 
-typedef struct img {
-    ddx_store *s;
-    int fd;
-    uint8_t *buf;
-    size_t len, cap;
-    uint64_t off, lsn; /* bytes written before buf; next record's lsn */
-} img;
+/* The image's records go through the log buffer (rec_begin / rec_end,
+ * numbered from lsn 0) and out to fd whenever it holds more than
+ * IMG_FLUSH bytes, so a large store's image never sits in memory whole. */
+#define IMG_FLUSH (8u << 20)
 
-/* Room for a record of up to payload bytes; its payload. */
-static uint8_t *img_begin(img *m, uint32_t payload)
+static int img_flush(ddx_store *s, int fd, uint64_t *off, size_t over)
 {
-    size_t need = ddx_rec_size(payload);
-    if (m->len && m->len + need > (8u << 20)) { /* write out what is there */
-        int rc = ddx_io_pwrite_all(m->fd, m->buf, m->len, (off_t)m->off);
-        if (rc) {
-            errno = rc;
-            return NULL;
-        }
-        m->off += m->len;
-        m->len = 0;
-    }
-    if (m->len + need > m->cap) {
-        size_t cap = m->cap ? m->cap : (1u << 20);
-        while (cap < m->len + need)
-            cap *= 2;
-        uint8_t *n = realloc(m->buf, cap);
-        if (!n) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        m->buf = n;
-        m->cap = cap;
-    }
-    return m->buf + m->len + DDX_REC_HDR;
+    if (s->llen <= over)
+        return 0;
+    int rc = ddx_io_pwrite_all(fd, s->lbuf, s->llen, (off_t)*off);
+    *off += s->llen;
+    s->llen = 0;
+    return rc;
 }
 
-static void img_end(img *m, uint16_t type, uint32_t len)
+/* Write the image of s as a log into fd (*off: bytes written); map[old id]
+ * = new id, *nchunks the stored chunks. 0, an errno value (writing) or a
+ * DDX_ error. s->lsn counts the records; the caller resets it. */
+static int img_write(ddx_store *s, int fd, uint64_t *off, uint64_t *map, uint64_t *nchunks)
 {
-    m->len += ddx_rec_finish(m->buf + m->len, type, m->lsn++, len);
-}
-
-/* Write the image of s as a log into m->fd; map[old id] = new id, *nchunks
- * the stored chunks. 0, an errno value (writing) or a DDX_ error. */
-static int img_write(img *m, uint64_t *map, uint64_t *nchunks)
-{
-    ddx_store *s = m->s;
-    size_t fs = s->fp_size;
+    int rc = 0;
     uint64_t next = 1;
-    uint8_t *r = NULL;
-    uint32_t cnt = 0, ctr = 0;
-    for (uint64_t id = 1; id <= s->sb.next_chunk; id++) {
-        const chunk *c = id < s->sb.next_chunk ? &s->ch[id] : NULL;
-        if (c && !c->ctr)
-            continue; /* freed */
-        if (r && (!c || c->ctr != ctr || cnt == 65536)) {
-            ddx_put32(r + 8, cnt);
-            img_end(m, DDX_REC_CHUNKS, DDX_CHUNKS_HDR + cnt * (uint32_t)(fs + 12));
-            r = NULL;
+    chunks_log cl = {0};
+    for (uint64_t id = 1; id < s->sb.next_chunk && !rc; id++) {
+        if (!s->ch[id].ctr)
+            continue;                                         /* freed */
+        if (cl.rec && !chunks_rec_fits(&cl, s->ch[id].ctr)) { /* a record done: room to flush */
+            chunks_log_end(s, &cl);
+            if ((rc = img_flush(s, fd, off, IMG_FLUSH)) != 0)
+                break;
         }
-        if (!c)
-            break;
-        if (!r) {
-            if (!(r = img_begin(m, DDX_CHUNKS_HDR + 65536u * (uint32_t)(fs + 12))))
-                return errno;
-            ddx_put64(r, next);
-            ddx_put32(r + 12, c->ctr);
-            ddx_put16(r + 16, (uint16_t)fs);
-            ddx_put16(r + 18, 0);
-            cnt = 0;
-            ctr = c->ctr;
-        }
-        uint8_t *e = r + DDX_CHUNKS_HDR + (size_t)cnt * (fs + 12);
-        memcpy(e, s->fp + id * fs, fs);
-        ddx_put32(e + fs, c->off);
-        ddx_put32(e + fs + 4, c->len);
-        ddx_put32(e + fs + 8, c->crc);
-        cnt++;
-        map[id] = next++;
+        if (!(rc = chunks_rec_add(s, &cl, next, s->fp + id * s->fp_size, &s->ch[id])))
+            map[id] = next++;
     }
+    if (rc)
+        return rc;
+    chunks_log_end(s, &cl);
     *nchunks = next - 1;
-    for (size_t i = 0; i < s->nvers; i++) {
+    for (size_t i = 0; i < s->nvers && !rc; i++) {
         const version *v = &s->vers[i];
         if (v->v.id != i + 1)
             return fail(s, DDX_ECORRUPT, "compacting the log: version %zu has id %llu", i + 1,
@@ -3231,43 +3219,31 @@ static int img_write(img *m, uint64_t *map, uint64_t *nchunks)
         w.parts = 0;
         if (v->removed)
             w.chunks = 0; /* its number is kept, its recipe is not */
-        for (uint64_t k = 0; k < w.chunks; k += RECIPE_PART) {
+        for (uint64_t k = 0; k < w.chunks && !rc; k += RECIPE_PART, w.parts++) {
+            uint64_t bad;
             uint32_t n = (uint32_t)(w.chunks - k < RECIPE_PART ? w.chunks - k : RECIPE_PART);
-            uint8_t *q = img_begin(m, DDX_RECIPE_HDR + n * 10u);
-            if (!q)
-                return errno;
-            ddx_put64(q, w.id);
-            ddx_put32(q + 8, w.parts);
-            ddx_put32(q + 12, n);
-            size_t len = DDX_RECIPE_HDR;
-            uint64_t prev = 0;
-            for (uint32_t j = 0; j < n; j++) {
-                uint64_t id = map[v->ids[k + j]];
-                if (!id)
-                    return fail(s, DDX_ECORRUPT,
-                                "compacting the log: %s@%u refers to freed chunk %llu", v->v.name,
-                                v->v.number, (unsigned long long)v->ids[k + j]);
-                len += ddx_varint_delta(q + len, prev, id);
-                prev = id;
+            if ((rc = recipe_part_log(s, w.id, w.parts, v->ids + k, n, map, &bad)) == DDX_ECORRUPT)
+                return fail(s, rc, "compacting the log: %s@%u refers to freed chunk %llu",
+                            v->v.name, v->v.number, (unsigned long long)bad);
+            if (!rc)
+                rc = img_flush(s, fd, off, IMG_FLUSH);
+        }
+        uint8_t *q = rc ? NULL : rec_begin(s, DDX_VERSION_HDR + 255);
+        if (!rc && !q)
+            rc = DDX_ENOMEM;
+        if (!rc) {
+            rec_end(s, DDX_REC_VERSION, (uint32_t)ddx_version_encode(&w, q));
+            if (v->removed && (q = rec_begin(s, 8)) == NULL)
+                rc = DDX_ENOMEM;
+            else if (v->removed) {
+                ddx_put64(q, w.id);
+                rec_end(s, DDX_REC_REMOVE, 8);
             }
-            img_end(m, DDX_REC_RECIPE, (uint32_t)len);
-            w.parts++;
         }
-        uint8_t *q = img_begin(m, DDX_VERSION_HDR + 255);
-        if (!q)
-            return errno;
-        img_end(m, DDX_REC_VERSION, (uint32_t)ddx_version_encode(&w, q));
-        if (v->removed) {
-            if (!(q = img_begin(m, 8)))
-                return errno;
-            ddx_put64(q, w.id);
-            img_end(m, DDX_REC_REMOVE, 8);
-        }
+        if (!rc)
+            rc = img_flush(s, fd, off, IMG_FLUSH);
     }
-    int rc = ddx_io_pwrite_all(m->fd, m->buf, m->len, (off_t)m->off);
-    m->off += m->len;
-    m->len = 0;
-    return rc;
+    return rc ? rc : img_flush(s, fd, off, 0);
 }
 
 /* Delete log files of other generations (a compaction's leftovers). */
@@ -3334,7 +3310,8 @@ int ddx_store_compact_log(ddx_store *s, int force, ddx_log_stats *st)
     log_name(gen, newname);
     np = path_join(s->meta, newname);
     uint64_t *map = calloc(s->sb.next_chunk + 1, sizeof *map);
-    img m = {s, -1, NULL, 0, 0, 0, 0};
+    int nfd = -1;
+    uint64_t nlen = 0, lsn0 = s->lsn; /* the image is numbered from 0 */
     ddx_super old = s->sb;
     int old_fd = s->log_fd, switched = 0; /* switched: the new log stays, the old fd is closed */
     char oldname[16];
@@ -3357,17 +3334,22 @@ int ddx_store_compact_log(ddx_store *s, int force, ddx_log_stats *st)
     }
     s->ckpt_off = 0;
     /* 2. the new log */
-    if ((m.fd = ddx_io_get()->open(np, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+    if ((nfd = ddx_io_get()->open(np, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
         rc = fail(s, errno, "%s: %s", np, strerror(errno));
         goto out;
     }
     uint64_t nchunks = 0;
-    if ((rc = img_write(&m, map, &nchunks)) != 0) {
+    s->lsn = 0; /* the log buffer is empty at a commit */
+    rc = img_write(s, nfd, &nlen, map, &nchunks);
+    uint64_t nrec = s->lsn;
+    s->llen = 0;
+    s->lsn = lsn0;
+    if (rc) {
         if (rc > 0)
             fail(s, rc, "%s: write: %s", np, strerror(rc));
         goto out;
     }
-    if (ddx_io_get()->fdatasync(m.fd)) {
+    if (ddx_io_get()->fdatasync(nfd)) {
         rc = fail(s, errno, "%s: fdatasync: %s", np, strerror(errno));
         goto out;
     }
@@ -3379,11 +3361,11 @@ int ddx_store_compact_log(ddx_store *s, int force, ddx_log_stats *st)
     ddx_super want = s->sb;
     want.major = DDX_FMT_MAJOR_LOGGEN;
     want.log_gen = gen;
-    want.log_end = m.off;
-    want.next_lsn = m.lsn;
+    want.log_end = nlen;
+    want.next_lsn = nrec;
     want.next_chunk = nchunks + 1;
     s->sb = want;
-    s->log_fd = m.fd;
+    s->log_fd = nfd;
     snprintf(s->logname, sizeof s->logname, "%s", newname);
     image_reset(s);
     s->sb.next_chunk = s->sb.next_version = 1;
@@ -3422,16 +3404,11 @@ int ddx_store_compact_log(ddx_store *s, int force, ddx_log_stats *st)
         (void)ddx_io_fsync_dir(s->meta);
     free(op);
 out:
-    if (!switched) {
-        if (m.fd >= 0) {
-            if (s->log_fd == m.fd) /* not reached: replay failure restores it */
-                s->log_fd = old_fd;
-            close(m.fd);
-            (void)ddx_io_get()->unlink(np); /* a stray otherwise; a writable open deletes it */
-        }
+    if (!switched && nfd >= 0) { /* the old log is in force (a failed replay restored it) */
+        close(nfd);
+        (void)ddx_io_get()->unlink(np); /* a stray otherwise; a writable open deletes it */
     }
     (void)flock(s->readers_fd, LOCK_SH);
-    free(m.buf);
     free(map);
     free(ck), free(ckt), free(np);
     if (!rc)
