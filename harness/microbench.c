@@ -49,6 +49,28 @@ static void run_chunk(void *ctx)
     sink += k;
 }
 
+/* Not a kernel: the two loads per byte that every table-driven FastCDC scan
+ * makes (the byte, then its gear entry), summed into four independent
+ * accumulators, with no hash chain, no shift and no test. Its rate bounds
+ * what any exact FastCDC kernel built on gear[] lookups can reach on this
+ * core (docs/benchmarks.md, "FastCDC: the load ceiling"). The empty asm keeps
+ * gcc -O3 from turning the loop into vpgatherqq, which runs at half the rate
+ * of the scalar loads here. */
+static void run_gear_lookups(void *ctx)
+{
+    const chunk_case *c = ctx;
+    const uint64_t *g = c->cfg.gear;
+    uint64_t a = 0, b = 0, d = 0, e = 0;
+    for (size_t i = 0; i + 4 <= c->len; i += 4) {
+        a += g[c->p[i]];
+        b += g[c->p[i + 1]];
+        d += g[c->p[i + 2]];
+        e += g[c->p[i + 3]];
+        __asm__("" : "+r"(a));
+    }
+    sink += a ^ b ^ d ^ e;
+}
+
 static void fill(uint8_t *p, size_t n, uint64_t s, int text)
 {
     for (size_t i = 0; i < n; i++) {
@@ -118,5 +140,11 @@ int main(int argc, char **argv)
                 ddx_gb_register(name, run_chunk, c, sizes[s], 0);
             }
     }
+    chunk_case *lc = calloc(1, sizeof *lc);
+    if (!lc || ddx_chunk_cfg_init(&lc->cfg, DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, 1, 0, NULL))
+        return 1;
+    lc->p = buf;
+    lc->len = 1 << 20;
+    ddx_gb_register("ceiling/gear-lookups/random/1024K", run_gear_lookups, lc, lc->len, 0);
     return ddx_gb_main(argc, argv);
 }
