@@ -2,10 +2,12 @@
  * test_store.c - the persistent store through the public API: round trips,
  * dedup across versions, rm + gc (with compaction), corruption detection
  * (container, log, superblock), torn log tails, locking, newer formats,
- * crashes at random points (a writer killed with SIGKILL 120 times), and
+ * crashes at random points (a writer killed with SIGKILL 120 times in puts,
+ * and 100 times in a loop of put, rm, gc and forced log compaction), and
  * readers running while a writer ingests.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -736,6 +738,169 @@ Test(store, sigkill_at_random_points_loses_nothing_acknowledged, .timeout = 600)
     ddx_store_close(s);
     rmrf(tmp);
     free(tmp), free(dir);
+}
+
+/* The same, with the kill landing in rm, gc and log compaction: the writer
+ * puts, removes its oldest version once it has more than four, collects
+ * garbage and rewrites the log (forced) in a loop. Reported on fd: each
+ * acknowledged put's number; each rm's number | RM_TRY before the call (after
+ * it, a version may be gone without an acknowledgement) and | RM_ACK after. */
+#define KILL_GC_ROUNDS 100
+#define RM_ACK 0x80000000u
+#define RM_TRY 0x40000000u
+
+static void gc_crash_writer(const char *dir, int fd, uint64_t seed)
+{
+    ddx_store *s;
+    if (ddx_store_open(&s, dir, DDX_STORE_WRITE, NULL, 0))
+        _exit(3);
+    for (;;) {
+        ddx_version_info vi;
+        uint32_t next = 1, oldest = 0;
+        size_t live = 0;
+        for (; ddx_store_version(s, live, &vi) == 0; live++) {
+            next = vi.number + 1;
+            oldest = oldest ? oldest : vi.number;
+        }
+        uint8_t *v = version_bytes(seed + next, next % 7, CRASH_SIZE(next));
+        ddx_put_stats st;
+        if (ddx_store_put_mem(s, "c", v, CRASH_SIZE(next), &st) || st.version != next)
+            _exit(4);
+        free(v);
+        if (write(fd, &next, sizeof next) != sizeof next)
+            _exit(5);
+        if (live + 1 > 4) {
+            uint32_t t = oldest | RM_TRY;
+            if (write(fd, &t, sizeof t) != sizeof t)
+                _exit(5);
+            if (ddx_store_rm(s, "c", oldest))
+                _exit(6);
+            uint32_t m = oldest | RM_ACK;
+            if (write(fd, &m, sizeof m) != sizeof m)
+                _exit(5);
+        }
+        ddx_gc_stats gs;
+        ddx_log_stats ls;
+        if (ddx_store_gc(s, &gs) || ddx_store_compact_log(s, 1, &ls) || !ls.compacted)
+            _exit(7);
+    }
+}
+
+Test(store, sigkill_during_gc_and_log_compaction_loses_nothing_acknowledged, .timeout = 600)
+{
+    char *tmp = mktmp(), *dir = store_path(tmp, "s");
+    init_store(dir, NULL, 256u << 10);
+    uint64_t seed = tu_seed() + 77, rnd = seed;
+    enum { MAXV = 1 << 14 };
+    static uint8_t put_acked[MAXV], rm_tried[MAXV], rm_acked[MAXV];
+    memset(put_acked, 0, sizeof put_acked);
+    memset(rm_tried, 0, sizeof rm_tried);
+    memset(rm_acked, 0, sizeof rm_acked);
+    /* kill window: one open and three rounds of the writer, timed on a
+     * store of its own (see the test above) */
+    long window_ns;
+    {
+        char *cdir = store_path(tmp, "calibrate");
+        init_store(cdir, NULL, 256u << 10);
+        int pfd[2];
+        cr_assert_eq(pipe(pfd), 0);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        pid_t pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            gc_crash_writer(cdir, pfd[1], seed);
+        }
+        close(pfd[1]);
+        uint32_t num;
+        int puts = 0;
+        while (puts < 3 && read(pfd[0], &num, sizeof num) == sizeof num)
+            puts += !(num & (RM_ACK | RM_TRY));
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        close(pfd[0]);
+        cr_assert_eq(puts, 3, "the calibration writer failed (exit %d)", WEXITSTATUS(status));
+        long per3 = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+        window_ns = per3 < 40000000L ? 40000000L : per3 > 2000000000L ? 2000000000L : per3;
+        cr_log_info("kills within %ld ms", window_ns / 1000000);
+        rmrf(cdir);
+        free(cdir);
+    }
+    uint64_t removed = 0;
+    int two_logs = 0; /* kills that left a compaction's new log beside the old one */
+    char *meta = store_path(dir, "meta");
+    for (int round = 0; round < KILL_GC_ROUNDS; round++) {
+        int pfd[2];
+        cr_assert_eq(pipe(pfd), 0);
+        pid_t pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            gc_crash_writer(dir, pfd[1], seed);
+        }
+        close(pfd[1]);
+        long wait = (long)(tu_splitmix(&rnd) % (uint64_t)window_ns);
+        struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        uint32_t num;
+        while (read(pfd[0], &num, sizeof num) == sizeof num) {
+            uint32_t k = num & ~(RM_ACK | RM_TRY);
+            cr_assert_lt(k, MAXV);
+            if (num & RM_ACK)
+                removed += !rm_acked[k], rm_acked[k] = 1;
+            else if (num & RM_TRY)
+                rm_tried[k] = 1;
+            else
+                put_acked[k] = 1;
+        }
+        close(pfd[0]);
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFSIGNALED(status) || WEXITSTATUS(status) == 0,
+                  "round %d: writer failed with exit %d", round, WEXITSTATUS(status));
+        DIR *md = opendir(meta);
+        cr_assert(md != NULL);
+        int logs = 0;
+        for (struct dirent *de; (de = readdir(md)) != NULL;)
+            logs += !strncmp(de->d_name, "log", 3);
+        closedir(md);
+        two_logs += logs > 1;
+        /* reopen (read-only and writable in turn: a writable open deletes an
+         * interrupted compaction's log, a reader must ignore it): each
+         * acknowledged put is live unless an rm of it was begun, no
+         * acknowledged rm is undone, and every live version has its bytes */
+        ddx_store *s = open_store(dir, round % 2 ? DDX_STORE_WRITE : DDX_STORE_READ);
+        static uint8_t live[MAXV];
+        memset(live, 0, sizeof live);
+        ddx_version_info vi;
+        for (size_t k = 0; ddx_store_version(s, k, &vi) == 0; k++) {
+            cr_assert_lt(vi.number, MAXV);
+            live[vi.number] = 1;
+            uint8_t *v = version_bytes(seed + vi.number, vi.number % 7, CRASH_SIZE(vi.number));
+            check_get(s, "c", vi.number, v, CRASH_SIZE(vi.number));
+            free(v);
+        }
+        for (uint32_t k = 1; k < MAXV; k++) {
+            cr_assert(!put_acked[k] || rm_tried[k] || live[k],
+                      "round %d: put of version %u was acknowledged, it is gone", round, k);
+            cr_assert(!rm_acked[k] || !live[k],
+                      "round %d: rm of version %u was acknowledged, it is back", round, k);
+        }
+        ddx_store_close(s);
+    }
+    ddx_store *s = open_store(dir, DDX_STORE_WRITE);
+    cr_log_info("%llu removes acknowledged in %d kills; %d kills left two logs",
+                (unsigned long long)removed, KILL_GC_ROUNDS, two_logs);
+    cr_assert_gt(removed, 10, "the writer made progress between kills");
+    put(s, "after", (const uint8_t *)"still writable", 14, NULL);
+    cr_assert_eq(ddx_store_verify(s, NULL, NULL, NULL), 0, "%s", ddx_store_errmsg(s));
+    ddx_store_close(s);
+    rmrf(tmp);
+    free(meta), free(tmp), free(dir);
 }
 
 /* ---- readers during a put ------------------------------------------------------ */
