@@ -9,7 +9,8 @@ versioned data, in one interleaved run (issue 5; docs/benchmarks.md).
 Data: DIR/usr-*.tar (made by datasets/usr_versions.py if DIR has none; by
 default in /dev/shm so reads come from memory). For each version in order,
 every tool ingests it (tools in rotating order, so no tool always runs on a
-cold or warm machine); then each repository's size on disk is taken, and the
+cold or warm machine; a sync before each ingest, so none pays for the
+previous tool's writeback); then each repository's size on disk is taken, and the
 last version is restored by each tool: once untimed (it warms the page cache
 with the repository), then --restore-reps timed times, interleaved across
 tools, the median reported and every sample kept. Restores go into tmpfs, so
@@ -136,6 +137,10 @@ def main():
         order = tools[k % len(tools):] + tools[:k % len(tools)]
         for t in order:
             subprocess.run(["cat", f], stdout=subprocess.DEVNULL, check=True)  # warm
+            # Every tool syncs what it writes before it returns, but the disk
+            # may still be busy with the previous tool's writeback (other files,
+            # journal): sync first, so no tool's time includes another's writes.
+            os.sync()
             wall, rss = t.put(k, f)
             res[t.name]["ingest_s"].append(wall)
             res[t.name]["ingest_rss_kib"].append(rss)
