@@ -14,6 +14,7 @@
 #include "chunk_impl.h"
 #include "cpu_features.h"
 #include "hash_impl.h"
+#include "sha_lanes.h"
 
 static const ddx_hash_impl hash_impls[] = {
 #ifndef DDX_NO_SHANI
@@ -86,6 +87,19 @@ const ddx_chunk_impl *ddx_chunk_impls(size_t *n)
 {
     *n = COUNT(chunk_impls);
     return chunk_impls;
+}
+
+/* Multi-buffer kernels hand a batch's last few messages to SHA-NI lanes
+ * (hash_mb.c says when); this is the one place that decides whether the CPU
+ * and the build have them. */
+const ddx_sha_lanes *ddx_sha_drain(unsigned words)
+{
+#ifndef DDX_NO_SHANI
+    if (ddx_cpu_features() & DDX_CPU_SHANI)
+        return words == 5 ? &ddx_sha1_shani_lanes : &ddx_sha256_shani_lanes;
+#endif
+    (void)words;
+    return NULL;
 }
 
 int ddx_hash_impl_usable(const ddx_hash_impl *impl)

@@ -32,6 +32,35 @@ static void start(const ddx_mb_kernel *k, uint32_t *state, lane *ln, unsigned l,
     }
 }
 
+/* Finish the messages still in lanes on the SHA-NI lanes: state words out
+ * of the word-major state, the rest of the body in place, the padded tail
+ * (built here unless the lane is already in it). Every busy lane has blocks
+ * left: one that ran out has moved to its tail or taken a new message. */
+static void hand_over(const ddx_mb_kernel *k, const ddx_sha_lanes *drain, const uint32_t *state,
+                      lane *ln, const ddx_hash_msg *msgs, uint8_t *out)
+{
+    ddx_sha_resume r[DDX_MB_MAX_LANES];
+    size_t nr = 0;
+    for (unsigned l = 0; l < k->lanes; l++) {
+        lane *x = &ln[l];
+        if (x->msg == SIZE_MAX)
+            continue;
+        ddx_sha_resume *j = &r[nr++];
+        for (unsigned w = 0; w < k->words; w++)
+            j->h[w] = state[w * k->lanes + l];
+        j->p = x->ptr;
+        j->left = x->left;
+        j->tail = x->tail;
+        j->tail_n = 0;
+        if (!x->in_tail) {
+            const ddx_hash_msg *m = &msgs[x->msg];
+            j->tail_n = ddx_sha_pad_tail(m->p, m->len, x->tail);
+        }
+        j->dst = out + x->msg * 4u * k->words;
+    }
+    ddx_sha_lanes_resume(drain, r, nr);
+}
+
 void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
     unsigned L = k->lanes;
@@ -40,6 +69,7 @@ void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint
     const uint8_t *ptr[DDX_MB_MAX_LANES];
     size_t next = 0, dsize = 4u * k->words;
     unsigned active = 0;
+    const ddx_sha_lanes *drain = k->drain_at ? ddx_sha_drain(k->words) : NULL;
     for (unsigned l = 0; l < L; l++) {
         if (next < n) {
             start(k, state, &ln[l], l, &msgs[next], next);
@@ -50,6 +80,10 @@ void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint
         }
     }
     while (active) {
+        if (drain && next >= n && active <= k->drain_at) {
+            hand_over(k, drain, state, ln, msgs, out);
+            return;
+        }
         size_t run = DDX_MB_MAX_RUN;
         for (unsigned l = 0; l < L; l++)
             if (ln[l].msg != SIZE_MAX && ln[l].left < run)

@@ -29,6 +29,10 @@
 
 #include "hash_mb.h"
 
+/* Lanes busy at which the rest of a batch goes to SHA-NI (hash_mb.h): all
+ * of them. Over 64 FastCDC chunks per call (the first 64 MiB of the /usr
+ * tar, median of 9): 2.97 GB/s never, 3.27 from 6 lanes, 3.36 from 8. */
+#define DRAIN_AT 8
 #define LANES 8
 
 #define K0 0x5a827999
@@ -197,6 +201,6 @@ static void sha1_blocks8(uint32_t *state, const uint8_t *const *ptr, size_t nblo
 
 void ddx_sha1_mb_avx2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    static const ddx_mb_kernel k = {LANES, 5, ddx_sha1_iv, sha1_blocks8};
+    static const ddx_mb_kernel k = {LANES, 5, ddx_sha1_iv, sha1_blocks8, DRAIN_AT};
     ddx_mb_run(&k, msgs, n, out);
 }

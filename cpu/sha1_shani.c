@@ -39,12 +39,11 @@ typedef struct sha1_state {
     __m128i e;    /* lane 3: E; lanes 2..0: zero (they become W[t+1..t+3]) */
 } sha1_state;
 
-static void state_init(void *vs)
+static void state_load(void *vs, const uint32_t *h)
 {
     sha1_state *s = vs;
-    /* FIPS 180-4 5.3.1. */
-    s->abcd = _mm_set_epi32(0x67452301, (int)0xefcdab89, (int)0x98badcfe, 0x10325476);
-    s->e = _mm_set_epi32((int)0xc3d2e1f0, 0, 0, 0);
+    s->abcd = _mm_set_epi32((int)h[0], (int)h[1], (int)h[2], (int)h[3]);
+    s->e = _mm_set_epi32((int)h[4], 0, 0, 0);
 }
 
 static void state_store(const void *vs, uint8_t *out)
@@ -178,19 +177,20 @@ static __attribute__((noinline)) void blocks_x4(void *const *st, const uint8_t *
 
 _Static_assert(sizeof(sha1_state) <= DDX_SHA_STATE_BYTES, "lane state too small");
 
-static const ddx_sha_lanes kernels = {20, state_init, state_store, blocks_x1, blocks_x2, blocks_x4};
+const ddx_sha_lanes ddx_sha1_shani_lanes = {20,        ddx_sha1_iv, state_load, state_store,
+                                            blocks_x1, blocks_x2,   blocks_x4};
 
 void ddx_sha1_shani_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    ddx_sha_lanes_one(&kernels, msgs, n, out);
+    ddx_sha_lanes_one(&ddx_sha1_shani_lanes, msgs, n, out);
 }
 
 void ddx_sha1_shani_x2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    ddx_sha_lanes_run(&kernels, msgs, n, out, 2);
+    ddx_sha_lanes_run(&ddx_sha1_shani_lanes, msgs, n, out, 2);
 }
 
 void ddx_sha1_shani_x4_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    ddx_sha_lanes_run(&kernels, msgs, n, out, 4);
+    ddx_sha_lanes_run(&ddx_sha1_shani_lanes, msgs, n, out, 4);
 }

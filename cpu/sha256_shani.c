@@ -48,12 +48,12 @@ typedef struct sha256_state {
     __m128i cdgh; /* lanes 3..0: C, D, G, H */
 } sha256_state;
 
-static void state_init(void *vs)
+static void state_load(void *vs, const uint32_t *h)
 {
     sha256_state *s = vs;
-    /* FIPS 180-4 5.3.3, H0..H7 = A..H, placed in the rounds' layout. */
-    s->abef = _mm_set_epi32(0x6a09e667, (int)0xbb67ae85, 0x510e527f, (int)0x9b05688c);
-    s->cdgh = _mm_set_epi32(0x3c6ef372, (int)0xa54ff53a, 0x1f83d9ab, 0x5be0cd19);
+    /* H0..H7 = A..H, placed in the rounds' layout. */
+    s->abef = _mm_set_epi32((int)h[0], (int)h[1], (int)h[4], (int)h[5]);
+    s->cdgh = _mm_set_epi32((int)h[2], (int)h[3], (int)h[6], (int)h[7]);
 }
 
 static void state_store(const void *vs, uint8_t *out)
@@ -190,19 +190,20 @@ static __attribute__((noinline)) void blocks_x4(void *const *st, const uint8_t *
 
 _Static_assert(sizeof(sha256_state) <= DDX_SHA_STATE_BYTES, "lane state too small");
 
-static const ddx_sha_lanes kernels = {32, state_init, state_store, blocks_x1, blocks_x2, blocks_x4};
+const ddx_sha_lanes ddx_sha256_shani_lanes = {32,        ddx_sha256_iv, state_load, state_store,
+                                              blocks_x1, blocks_x2,     blocks_x4};
 
 void ddx_sha256_shani_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    ddx_sha_lanes_one(&kernels, msgs, n, out);
+    ddx_sha_lanes_one(&ddx_sha256_shani_lanes, msgs, n, out);
 }
 
 void ddx_sha256_shani_x2_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    ddx_sha_lanes_run(&kernels, msgs, n, out, 2);
+    ddx_sha_lanes_run(&ddx_sha256_shani_lanes, msgs, n, out, 2);
 }
 
 void ddx_sha256_shani_x4_batch(const ddx_hash_msg *msgs, size_t n, uint8_t *out)
 {
-    ddx_sha_lanes_run(&kernels, msgs, n, out, 4);
+    ddx_sha_lanes_run(&ddx_sha256_shani_lanes, msgs, n, out, 4);
 }

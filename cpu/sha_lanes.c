@@ -30,7 +30,7 @@ void ddx_sha_lanes_one(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t 
     uint8_t tail[128];
 
     for (size_t i = 0; i < n; i++) {
-        k->init(st);
+        k->load(st, k->iv);
         size_t nt = ddx_sha_pad_tail(msgs[i].p, msgs[i].len, tail);
         ddx_cpu_clear_upper(); /* pad_tail's memcpy may have dirtied it */
         if (msgs[i].len >= 64)
@@ -50,10 +50,19 @@ typedef struct lane {
     uint8_t tail[128];
 } lane;
 
+/* Where a driver's lanes get their next message: a batch from its start,
+ * or messages handed over part way through. */
+typedef struct source {
+    const ddx_hash_msg *msgs; /* batch: msgs[next..n), digests at out */
+    uint8_t *out;
+    const ddx_sha_resume *r; /* or r[next..n) */
+    size_t next, n;
+} source;
+
 /* Start a message in a lane: body blocks in place, then the padded tail. */
 static void lane_start(const ddx_sha_lanes *k, lane *l, const ddx_hash_msg *m, uint8_t *dst)
 {
-    k->init(l->st);
+    k->load(l->st, k->iv);
     l->dst = dst;
     l->tail_n = ddx_sha_pad_tail(m->p, m->len, l->tail);
     l->p = m->p;
@@ -81,6 +90,32 @@ static void prefetch_msg(const ddx_hash_msg *m)
         __builtin_prefetch(m->p + o, 0, 2);
 }
 
+/* Give lane l the source's next message; 0 if it has none left. */
+static int lane_next(const ddx_sha_lanes *k, lane *l, source *src)
+{
+    if (src->next >= src->n)
+        return 0;
+    size_t i = src->next++;
+    if (src->msgs) {
+        lane_start(k, l, &src->msgs[i], src->out + k->digest * i);
+        return 1;
+    }
+    const ddx_sha_resume *r = &src->r[i];
+    k->load(l->st, r->h);
+    l->dst = r->dst;
+    l->tail_n = r->tail_n;
+    if (r->tail_n)
+        memcpy(l->tail, r->tail, 64 * r->tail_n);
+    l->p = r->p;
+    l->left = r->left;
+    if (l->left == 0) { /* nothing left before the tail */
+        l->p = l->tail;
+        l->left = l->tail_n;
+        l->tail_n = 0;
+    }
+    return 1;
+}
+
 /* Blocks still to compress in a lane, body and tail. */
 static size_t lane_remaining(const lane *l)
 {
@@ -93,26 +128,22 @@ static size_t lane_remaining(const lane *l)
  * one, and once there are none left it drops out of live[] and the remaining
  * lanes run on a narrower kernel.
  */
-void ddx_sha_lanes_run(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t n, uint8_t *out,
-                       int width)
+static void drive(const ddx_sha_lanes *k, source *from, int width)
 {
     lane lanes[MAX_LANES];
     int live[MAX_LANES];
-    size_t next = 0;
     int active = 0;
 
     if (width > MAX_LANES)
         width = MAX_LANES;
-    while (active < width && next < n) {
-        lane_start(k, &lanes[active], &msgs[next], out + k->digest * next);
+    while (active < width && lane_next(k, &lanes[active], from)) {
         live[active] = active;
         active++;
-        next++;
     }
-    size_t pf = next; /* msgs[next..pf) have been prefetched */
+    size_t pf = from->next; /* msgs[next..pf) have been prefetched */
     while (active > 0) {
-        while (pf < next + (size_t)width && pf < n)
-            prefetch_msg(&msgs[pf++]);
+        while (from->msgs && pf < from->next + (size_t)width && pf < from->n)
+            prefetch_msg(&from->msgs[pf++]);
         /* All four, else two, else one. With three in flight the two with
          * the most left go first: the shortest then pairs with whichever
          * finishes, so less is left for the 1-lane kernel at the end. */
@@ -157,13 +188,24 @@ void ddx_sha_lanes_run(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t 
                 l->tail_n = 0;
             } else if (l->left == 0) {
                 k->store(l->st, l->dst);
-                if (next >= n)
+                if (!lane_next(k, l, from))
                     continue; /* drops out of live[] */
-                lane_start(k, l, &msgs[next], out + k->digest * next);
-                next++;
             }
             live[keep++] = live[i];
         }
         active = keep;
     }
+}
+
+void ddx_sha_lanes_run(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t n, uint8_t *out,
+                       int width)
+{
+    source src = {msgs, out, NULL, 0, n};
+    drive(k, &src, width);
+}
+
+void ddx_sha_lanes_resume(const ddx_sha_lanes *k, const ddx_sha_resume *r, size_t n)
+{
+    source src = {NULL, NULL, r, 0, n};
+    drive(k, &src, MAX_LANES);
 }

@@ -22,8 +22,10 @@
 #define DDX_SHA_STATE_BYTES 32
 
 typedef struct ddx_sha_lanes {
-    size_t digest; /* digest bytes: 20 or 32 */
-    void (*init)(void *st);
+    size_t digest;      /* digest bytes: 20 or 32 */
+    const uint32_t *iv; /* initial state words */
+    /* state from words H0, H1, ... (FIPS 180-4 order), and the digest out */
+    void (*load)(void *st, const uint32_t *h);
     void (*store)(const void *st, uint8_t *out);
     /* nblocks blocks of one, two or four messages; st[i] and p[i] per lane */
     void (*x1)(void *st, const uint8_t *p, size_t nblocks);
@@ -41,5 +43,30 @@ void ddx_sha_lanes_one(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t 
 /* Up to width (2 or 4) messages at a time. */
 void ddx_sha_lanes_run(const ddx_sha_lanes *k, const ddx_hash_msg *msgs, size_t n, uint8_t *out,
                        int width);
+
+/* A message part way through, handed over by the multi-buffer lane manager
+ * (hash_mb.c) when too few of its lanes are left busy: the state words so
+ * far, `left` blocks still to run from p (in place, or already the padded
+ * tail), then tail_n padded blocks from tail (0 if p is the tail), and
+ * where the digest goes. */
+typedef struct ddx_sha_resume {
+    uint32_t h[8];
+    const uint8_t *p;
+    size_t left;
+    const uint8_t *tail;
+    size_t tail_n;
+    uint8_t *dst;
+} ddx_sha_resume;
+
+/* Finish n such messages, up to 4 at a time. */
+void ddx_sha_lanes_resume(const ddx_sha_lanes *k, const ddx_sha_resume *r, size_t n);
+
+/* The SHA-NI lanes (sha1_shani.c, sha256_shani.c), declared whether or not
+ * they are compiled in: only ddx_sha_drain (dispatch.c) names them. */
+extern const ddx_sha_lanes ddx_sha1_shani_lanes, ddx_sha256_shani_lanes;
+/* The lanes a multi-buffer kernel with `words` state words (5: SHA-1, 8:
+ * SHA-256) hands its last messages to, or NULL where the CPU (or
+ * DDX_CPU_MASK) has no SHA-NI or the build left it out. */
+const ddx_sha_lanes *ddx_sha_drain(unsigned words);
 
 #endif

@@ -50,6 +50,11 @@ for B in "$@"; do
 done
 # The pipeline again on portable kernels only (every ISA masked off).
 tier "test_pipeline (DDX_CPU_MASK=0)" env DDX_CPU_MASK=0 "$1/tests/test_pipeline"
+# The multi-buffer kernels with SHA-NI masked off: their lane manager then
+# keeps a batch's last messages in the lanes instead of handing them over.
+for t in test_hash_mb test_hash_mb_sha1 test_hash_mb_sha256; do
+    tier "$t (DDX_CPU_MASK=0x1d, no SHA-NI)" env DDX_CPU_MASK=0x1d "$1/tests/$t"
+done
 # The nvcc build: every architecture, no spills (needs only one run).
 tier "test_cuda_build.sh" tests/test_cuda_build.sh
 # The cross-implementation oracle needs only the optimised build.

@@ -1,20 +1,31 @@
 /*
  * test_hash_mb.c - the multi-buffer lane manager, driven by the portable lane
- * kernels: every message of a mixed batch gets the reference digest.
+ * kernels: every message of a mixed batch gets the reference digest, with
+ * the batch's last messages kept in the lanes (drain_at 0), handed to the
+ * SHA-NI lanes once 3 lanes are left busy (part way through bodies and
+ * tails), and once the last message has started (all 8 lanes). Where the
+ * CPU or DDX_CPU_MASK has no SHA-NI the hand-over is off and the three runs
+ * are the same one; run_all.sh runs the SIMD kernels' tests both ways.
  */
 #include <criterion/criterion.h>
 
 #include "hash_mb.h"
+#include "sha_lanes.h"
 #include "testutil.h"
 
-static const ddx_mb_kernel k256 = {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8};
-static const ddx_mb_kernel k1 = {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8};
+static const ddx_mb_kernel k256[3] = {{8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 0},
+                                      {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 3},
+                                      {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 8}};
+static const ddx_mb_kernel k1[3] = {{8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 0},
+                                    {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 3},
+                                    {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 8}};
 
 static void check_batch(const ddx_hash_msg *m, size_t n, const char *what)
 {
     uint8_t *out = malloc(n * 32 + 1), *ref = malloc(32);
-    for (int alg = 0; alg < 2; alg++) {
-        const ddx_mb_kernel *k = alg ? &k1 : &k256;
+    for (int run = 0; run < 6; run++) {
+        int alg = run & 1;
+        const ddx_mb_kernel *k = alg ? &k1[run / 2] : &k256[run / 2];
         size_t ds = alg ? 20 : 32;
         memset(out, 0xee, n * 32 + 1);
         ddx_mb_run(k, m, n, out);
@@ -23,10 +34,12 @@ static void check_batch(const ddx_hash_msg *m, size_t n, const char *what)
                 ddx_sha1_ref(m[i].p, m[i].len, ref);
             else
                 ddx_sha256_ref(m[i].p, m[i].len, ref);
-            cr_assert_eq(memcmp(out + i * ds, ref, ds), 0, "%s %s: message %zu (len %zu) differs",
-                         alg ? "sha1" : "sha256", what, i, m[i].len);
+            cr_assert_eq(memcmp(out + i * ds, ref, ds), 0,
+                         "%s %s, drain_at %u: message %zu (len %zu) differs",
+                         alg ? "sha1" : "sha256", what, k->drain_at, i, m[i].len);
         }
-        cr_assert_eq(out[n * ds], 0xee, "%s: wrote past the last digest", what);
+        cr_assert_eq(out[n * ds], 0xee, "%s, drain_at %u: wrote past the last digest", what,
+                     k->drain_at);
     }
     free(out);
     free(ref);
@@ -70,4 +83,14 @@ Test(hash_mb, mixed_batches_1_to_100)
     }
     check_batch(m, 0, "empty batch");
     free(buf);
+}
+
+/* The hand-over is only there with SHA-NI: say so rather than pass quietly. */
+Test(hash_mb, hand_over_to_shani_is_exercised_where_the_cpu_has_it)
+{
+    if (!ddx_sha_drain(8) || !ddx_sha_drain(5))
+        cr_skip_test("no SHA-NI here (or DDX_CPU_MASK hides it): the drain_at runs above "
+                     "kept every message in the lanes");
+    cr_assert_eq(ddx_sha_drain(5)->digest, 20);
+    cr_assert_eq(ddx_sha_drain(8)->digest, 32);
 }
