@@ -32,6 +32,21 @@ static void start(const ddx_mb_kernel *k, uint32_t *state, lane *ln, unsigned l,
     }
 }
 
+/* Whether the busy lanes' blocks left (a tail not yet started counted as
+ * one) fill less than drain_pct % of lanes x the longest remainder. */
+static int worth_handing_over(const ddx_mb_kernel *k, const lane *ln)
+{
+    size_t sum = 0, longest = 0;
+    for (unsigned l = 0; l < k->lanes; l++) {
+        if (ln[l].msg == SIZE_MAX)
+            continue;
+        size_t r = ln[l].left + !ln[l].in_tail;
+        sum += r;
+        longest = r > longest ? r : longest;
+    }
+    return sum * 100 < (size_t)longest * k->lanes * k->drain_pct;
+}
+
 /* Finish the messages still in lanes on the SHA-NI lanes: state words out
  * of the word-major state, the rest of the body in place, the padded tail
  * (built here unless the lane is already in it). Every busy lane has blocks
@@ -69,7 +84,7 @@ void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint
     const uint8_t *ptr[DDX_MB_MAX_LANES];
     size_t next = 0, dsize = 4u * k->words;
     unsigned active = 0;
-    const ddx_sha_lanes *drain = k->drain_at ? ddx_sha_drain(k->words) : NULL;
+    const ddx_sha_lanes *drain = k->drain_pct ? ddx_sha_drain(k->words) : NULL;
     for (unsigned l = 0; l < L; l++) {
         if (next < n) {
             start(k, state, &ln[l], l, &msgs[next], next);
@@ -80,7 +95,7 @@ void ddx_mb_run(const ddx_mb_kernel *k, const ddx_hash_msg *msgs, size_t n, uint
         }
     }
     while (active) {
-        if (drain && next >= n && active <= k->drain_at) {
+        if (drain && next >= n && worth_handing_over(k, ln)) {
             hand_over(k, drain, state, ln, msgs, out);
             return;
         }

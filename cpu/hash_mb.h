@@ -15,11 +15,11 @@
  *     busy until the batch runs out;
  *   - idle lanes (batch tail) read a static block of zeros; their result is
  *     ignored;
- *   - once few lanes are left busy at the end of a batch, the rest of their
- *     messages go to the SHA-NI kernels (up to 4 interleaved), where the CPU
- *     has them: a 16-lane kernel with 4 lanes busy runs at a quarter of its
- *     rate, and with 64 FastCDC chunks per call that drain cost a fifth of
- *     the time.
+ *   - once the lanes left busy at the end of a batch would keep the kernel
+ *     mostly idle, the rest of their messages go to the SHA-NI kernels (up
+ *     to 4 interleaved), where the CPU has them: a 16-lane kernel with 4
+ *     lanes busy runs at a quarter of its rate, and with 64 FastCDC chunks
+ *     per call that drain cost a fifth of the time.
  */
 #ifndef DDX_HASH_MB_H
 #define DDX_HASH_MB_H
@@ -40,11 +40,13 @@ typedef struct ddx_mb_kernel {
      * ptr[l][0 .. 64 * nblocks). state is word-major: word w of lane l is
      * state[w * lanes + l]. */
     void (*blocks)(uint32_t *state, const uint8_t *const *ptr, size_t nblocks);
-    /* Once the batch has no message left to start and at most this many
-     * lanes are busy, their messages are finished on SHA-NI lanes
-     * (ddx_sha_drain), which then beat this kernel's idle lanes; 0: never.
-     * Set from each kernel's measured rate against sha*-shani-x4's. */
-    unsigned drain_at;
+    /* Once the batch has no message left to start, the messages in flight
+     * are finished on SHA-NI lanes (ddx_sha_drain) as soon as their blocks
+     * left fill less than drain_pct % of what this kernel would run to end
+     * them (its lanes times the longest remainder): the SHA-NI kernels then
+     * finish sooner than this one with its idle lanes. About 100 times
+     * sha*-shani-x4's rate over this kernel's; 0: never. */
+    unsigned drain_pct;
 } ddx_mb_kernel;
 
 /* Hash n messages with kernel k; digests (big-endian state words) at

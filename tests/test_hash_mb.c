@@ -1,11 +1,12 @@
 /*
  * test_hash_mb.c - the multi-buffer lane manager, driven by the portable lane
  * kernels: every message of a mixed batch gets the reference digest, with
- * the batch's last messages kept in the lanes (drain_at 0), handed to the
- * SHA-NI lanes once 3 lanes are left busy (part way through bodies and
- * tails), and once the last message has started (all 8 lanes). Where the
- * CPU or DDX_CPU_MASK has no SHA-NI the hand-over is off and the three runs
- * are the same one; run_all.sh runs the SIMD kernels' tests both ways.
+ * the batch's last messages kept in the lanes (drain_pct 0), handed to the
+ * SHA-NI lanes once they fill less than 40 % of the lanes' remaining run
+ * (part way through bodies and tails), and as soon as the last message has
+ * started (drain_pct 1000). Where the CPU or DDX_CPU_MASK has no SHA-NI the
+ * hand-over is off and the three runs are the same one; run_all.sh runs the
+ * SIMD kernels' tests both ways.
  */
 #include <criterion/criterion.h>
 
@@ -14,11 +15,11 @@
 #include "testutil.h"
 
 static const ddx_mb_kernel k256[3] = {{8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 0},
-                                      {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 3},
-                                      {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 8}};
+                                      {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 40},
+                                      {8, 8, ddx_sha256_iv, ddx_sha256_mb_ref_blocks8, 1000}};
 static const ddx_mb_kernel k1[3] = {{8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 0},
-                                    {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 3},
-                                    {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 8}};
+                                    {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 40},
+                                    {8, 5, ddx_sha1_iv, ddx_sha1_mb_ref_blocks8, 1000}};
 
 static void check_batch(const ddx_hash_msg *m, size_t n, const char *what)
 {
@@ -35,11 +36,11 @@ static void check_batch(const ddx_hash_msg *m, size_t n, const char *what)
             else
                 ddx_sha256_ref(m[i].p, m[i].len, ref);
             cr_assert_eq(memcmp(out + i * ds, ref, ds), 0,
-                         "%s %s, drain_at %u: message %zu (len %zu) differs",
-                         alg ? "sha1" : "sha256", what, k->drain_at, i, m[i].len);
+                         "%s %s, drain_pct %u: message %zu (len %zu) differs",
+                         alg ? "sha1" : "sha256", what, k->drain_pct, i, m[i].len);
         }
-        cr_assert_eq(out[n * ds], 0xee, "%s, drain_at %u: wrote past the last digest", what,
-                     k->drain_at);
+        cr_assert_eq(out[n * ds], 0xee, "%s, drain_pct %u: wrote past the last digest", what,
+                     k->drain_pct);
     }
     free(out);
     free(ref);
@@ -89,7 +90,7 @@ Test(hash_mb, mixed_batches_1_to_100)
 Test(hash_mb, hand_over_to_shani_is_exercised_where_the_cpu_has_it)
 {
     if (!ddx_sha_drain(8) || !ddx_sha_drain(5))
-        cr_skip_test("no SHA-NI here (or DDX_CPU_MASK hides it): the drain_at runs above "
+        cr_skip_test("no SHA-NI here (or DDX_CPU_MASK hides it): the drain_pct runs above "
                      "kept every message in the lanes");
     cr_assert_eq(ddx_sha_drain(5)->digest, 20);
     cr_assert_eq(ddx_sha_drain(8)->digest, 32);
