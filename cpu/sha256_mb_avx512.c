@@ -28,11 +28,30 @@
  *   - The state stays in registers for the whole nblocks run.
  *   - Each lane's next block is prefetched; the hardware prefetcher follows
  *     the 16 streams well enough that prefetching further ahead only hurt.
+ *   - The transpose of block k+1 runs on the integer side during block k's
+ *     rounds (sha1_mbgt_avx512.c's scheme): 64-bit copies, byte-swapped by
+ *     bswapq, into a stack buffer, then 16 loads and 16 vpermt2d a block
+ *     instead of 96 vector ops (48 merge-masked loads, 32 unpacks, 16
+ *     vpshufb). The kernel is bound by vector ops (a synthetic stream of a
+ *     round's 28 ops, all independent, runs at ~15 cycles a round here), so
+ *     that alone was 9-10% (in cache and on 8 KiB messages from DRAM).
+ *   - K[t] is added as an embedded broadcast ({1to16}) from the 256-byte
+ *     table. Written as _mm512_set1_epi32, GCC hoisted the 64 broadcasts out
+ *     of the loop and spilled them to a 4 KiB stack table; and the state at
+ *     the start of a block goes to memory (added back from there at its
+ *     end) instead of 8 more live zmm: with 8 state + 16 window registers
+ *     that left ~60 zmm spills and reloads a block. Together +2%.
  * Tried and dropped (slower, or no gain, here): computing the next block's
  * schedule into a stack buffer during the current block's rounds; loading or
  * transposing the next block during the last rounds; the schedule 16 rounds
  * ahead; a latency-4 round with an extra add; two-input XORs instead of the
- * XOR ternlog; K as full vectors in memory; a fully unrolled block.
+ * XOR ternlog; K as full vectors in memory; a fully unrolled block (alone;
+ * with the two changes above it is +1%); the state copy kept in memory
+ * by storing the state itself each block and reloading it at the next
+ * (-2%; probably the 512-bit loads waiting on those stores); -mtune=znver3, -fschedule-insns (-4%).
+ * Rotates could go to the shift pipes (vprord and vpsrld/vpsllvd run on
+ * different pipe pairs, one zmm op a cycle each), but as two shifts and an
+ * extra XOR: the synthetic round got slower (15.4 vs 15.1 cycles).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -69,13 +88,22 @@
  * and cannot reassociate the adds around it. Costs no instruction. */
 #define PIN(x) __asm__("" : "+v"(x))
 
+/* x + K[t], K[t] broadcast by the add itself from the table ({1to16}): as
+ * _mm512_set1_epi32, GCC hoists the broadcasts out of the block loop and
+ * spills them (see the top). The asm also pins the sum where PIN would. */
+static inline __m512i add_k(__m512i x, const uint32_t *k)
+{
+    __m512i r;
+    __asm__("vpaddd %2%{1to16%}, %1, %0" : "=v"(r) : "v"(x), "m"(*k));
+    return r;
+}
+
 /* One round; the caller rotates the roles of a..h instead of moving values.
  * Sum order: (h + (W + K)) + Ch(e, f, g) + Sigma1(e), so only the last two
  * adds wait for e; Sigma0(a) + Maj(a, b, c) is formed on the side. */
 #define ROUND(a, b, c, d, e, f, g, h, w, t)                                                        \
     do {                                                                                           \
-        __m512i t1_ = ADD(h, ADD(w, _mm512_set1_epi32((int)ddx_sha256_k[t])));                     \
-        PIN(t1_);                                                                                  \
+        __m512i t1_ = add_k(ADD(h, w), &ddx_sha256_k[t]);                                          \
         t1_ = ADD(t1_, _mm512_ternarylogic_epi32(e, f, g, TL_CH));                                 \
         PIN(t1_);                                                                                  \
         t1_ = ADD(t1_, BSIG1(e));                                                                  \
@@ -94,33 +122,34 @@
 /* Rounds t..t+7, consuming window slots j0..j0+7. With sched set, round t+k
  * first computes W[t + k + 8] into slot (j0 + k + 8) % 16: that slot held
  * W[t + k - 8], already consumed, and every input of W[t + k + 8] (W[t+k+6]
- * at the latest) is already in the window. */
-#define ROUNDS8(w, j0, t, sched)                                                                   \
+ * at the latest) is already in the window. R is the round: ROUND, or RC
+ * (ROUND and a share of the next block's copies). */
+#define ROUNDS8(R, w, j0, t, sched)                                                                \
     do {                                                                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 8) & 15);                                                             \
-        ROUND(a, b, c, d, e, f, g, h, w[(j0) + 0], (t) + 0);                                       \
+        R(a, b, c, d, e, f, g, h, w[(j0) + 0], (t) + 0);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 9) & 15);                                                             \
-        ROUND(h, a, b, c, d, e, f, g, w[(j0) + 1], (t) + 1);                                       \
+        R(h, a, b, c, d, e, f, g, w[(j0) + 1], (t) + 1);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 10) & 15);                                                            \
-        ROUND(g, h, a, b, c, d, e, f, w[(j0) + 2], (t) + 2);                                       \
+        R(g, h, a, b, c, d, e, f, w[(j0) + 2], (t) + 2);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 11) & 15);                                                            \
-        ROUND(f, g, h, a, b, c, d, e, w[(j0) + 3], (t) + 3);                                       \
+        R(f, g, h, a, b, c, d, e, w[(j0) + 3], (t) + 3);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 12) & 15);                                                            \
-        ROUND(e, f, g, h, a, b, c, d, w[(j0) + 4], (t) + 4);                                       \
+        R(e, f, g, h, a, b, c, d, w[(j0) + 4], (t) + 4);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 13) & 15);                                                            \
-        ROUND(d, e, f, g, h, a, b, c, w[(j0) + 5], (t) + 5);                                       \
+        R(d, e, f, g, h, a, b, c, w[(j0) + 5], (t) + 5);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 14) & 15);                                                            \
-        ROUND(c, d, e, f, g, h, a, b, w[(j0) + 6], (t) + 6);                                       \
+        R(c, d, e, f, g, h, a, b, w[(j0) + 6], (t) + 6);                                           \
         if (sched)                                                                                 \
             SCHED(w, ((j0) + 15) & 15);                                                            \
-        ROUND(b, c, d, e, f, g, h, a, w[(j0) + 7], (t) + 7);                                       \
+        R(b, c, d, e, f, g, h, a, w[(j0) + 7], (t) + 7);                                           \
     } while (0)
 
 /* Words 4q..4q+3 of one block of all 16 lanes, byte-swapped, into w[4q..4q+3].
@@ -159,7 +188,9 @@ static inline void prefetch_block(const uint8_t *p, size_t block)
     _mm_prefetch((const char *)((uintptr_t)p + 64 * block), _MM_HINT_T0);
 }
 
-static void sha256_x16_blocks(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+/* The kernel for runs of 1 or 2 blocks (see sha256_x16_blocks): the
+ * transpose by vector loads and unpacks, no buffer to fill first. */
+static void blocks_plain(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
 {
     __m512i a = _mm512_loadu_si512(state + 0 * LANES);
     __m512i b = _mm512_loadu_si512(state + 1 * LANES);
@@ -181,14 +212,14 @@ static void sha256_x16_blocks(uint32_t *state, const uint8_t *const *ptr, size_t
 
         __m512i a0 = a, b0 = b, c0 = c, d0 = d, e0 = e, f0 = f, g0 = g, h0 = h;
         /* Rounds 8..55 compute W[16..63], eight rounds ahead of use. */
-        ROUNDS8(w, 0, 0, 0);
-        ROUNDS8(w, 8, 8, 1);
+        ROUNDS8(ROUND, w, 0, 0, 0);
+        ROUNDS8(ROUND, w, 8, 8, 1);
         for (unsigned t = 16; t < 48; t += 16) {
-            ROUNDS8(w, 0, t, 1);
-            ROUNDS8(w, 8, t + 8, 1);
+            ROUNDS8(ROUND, w, 0, t, 1);
+            ROUNDS8(ROUND, w, 8, t + 8, 1);
         }
-        ROUNDS8(w, 0, 48, 1);
-        ROUNDS8(w, 8, 56, 0);
+        ROUNDS8(ROUND, w, 0, 48, 1);
+        ROUNDS8(ROUND, w, 8, 56, 0);
         a = ADD(a, a0);
         b = ADD(b, b0);
         c = ADD(c, c0);
@@ -207,6 +238,153 @@ static void sha256_x16_blocks(uint32_t *state, const uint8_t *const *ptr, size_t
     _mm512_storeu_si512(state + 5 * LANES, f);
     _mm512_storeu_si512(state + 6 * LANES, g);
     _mm512_storeu_si512(state + 7 * LANES, h);
+}
+
+/* Read by the last block's copies in place of the block after the run, so
+ * the loop needs no special last pass and never reads past a message. */
+static const uint8_t zero_block[64] __attribute__((aligned(64)));
+static const uint8_t *const zero_ptrs[LANES] = {
+    zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block,
+    zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block};
+
+/*
+ * Copy i (0..31) of a block's transpose: qwords 4h..4h+3 of lane i / 2
+ * (h = i % 2) from src[lane] + off into dst, where dst[16 p + l] is qword p
+ * of lane l, byte-swapped (so word 2p + 1 in its low dword, word 2p in its
+ * high one). Inline asm as in sha1_mbgt_avx512.c: as C, GCC vectorizes the
+ * copies back into vector inserts or hoists and spills the loads; the
+ * "memory" clobber keeps them where they are written among the rounds.
+ */
+#define COPIES 32
+#define COPY(dst, src, off, i)                                                                     \
+    do {                                                                                           \
+        const uint8_t *s_ = (src)[(i) >> 1] + (off) + 32 * ((i)&1);                                \
+        uint64_t *d_ = (dst) + 64 * ((i)&1) + ((i) >> 1);                                          \
+        uint64_t t_, u_;                                                                           \
+        __asm__ volatile("movq (%[s]), %[t]\n\t"                                                   \
+                         "movq 8(%[s]), %[u]\n\t"                                                  \
+                         "bswapq %[t]\n\t"                                                         \
+                         "bswapq %[u]\n\t"                                                         \
+                         "movq %[t], (%[d])\n\t"                                                   \
+                         "movq %[u], 128(%[d])\n\t"                                                \
+                         "movq 16(%[s]), %[t]\n\t"                                                 \
+                         "movq 24(%[s]), %[u]\n\t"                                                 \
+                         "bswapq %[t]\n\t"                                                         \
+                         "bswapq %[u]\n\t"                                                         \
+                         "movq %[t], 256(%[d])\n\t"                                                \
+                         "movq %[u], 384(%[d])"                                                    \
+                         : [t] "=&r"(t_), [u] "=&r"(u_)                                            \
+                         : [s] "r"(s_), [d] "r"(d_)                                                \
+                         : "memory");                                                              \
+    } while (0)
+
+/* A round and, in every even round, one copy of the next block: the 32
+ * copies spread over all 64 rounds fill integer slots between vector ops. */
+#define RC(a, b, c, d, e, f, g, h, w, t)                                                           \
+    do {                                                                                           \
+        ROUND(a, b, c, d, e, f, g, h, w, t);                                                       \
+        if ((t) % 2 == 0)                                                                          \
+            COPY(next, nptr, noff, (t) / 2);                                                       \
+    } while (0)
+
+static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+{
+    /* One zmm load holds qword p of 8 lanes; two of them (lanes 0-7, 8-15)
+     * give word 2p of all 16 lanes by one vpermt2d, and word 2p + 1 by
+     * another. */
+    const __m512i even =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i odd =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    /* Two buffers: block k reads one while its rounds fill the other. */
+    uint64_t buf[2][8 * LANES] __attribute__((aligned(64)));
+    /* The state at the start of a block, added back at its end: in memory,
+     * as 8 more live zmm registers they cost more in spills (see the top).
+     * volatile: GCC would otherwise keep it in registers. */
+    volatile __m512i start[8];
+
+    __m512i a = _mm512_loadu_si512(state + 0 * LANES);
+    __m512i b = _mm512_loadu_si512(state + 1 * LANES);
+    __m512i c = _mm512_loadu_si512(state + 2 * LANES);
+    __m512i d = _mm512_loadu_si512(state + 3 * LANES);
+    __m512i e = _mm512_loadu_si512(state + 4 * LANES);
+    __m512i f = _mm512_loadu_si512(state + 5 * LANES);
+    __m512i g = _mm512_loadu_si512(state + 6 * LANES);
+    __m512i h = _mm512_loadu_si512(state + 7 * LANES);
+
+    for (int i = 0; i < COPIES; i++)
+        COPY(buf[0], ptr, 0, i);
+
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        const uint64_t *cur = buf[blk & 1];
+        uint64_t *next = buf[(blk + 1) & 1];
+        /* The copies read block blk + 1 during this one. */
+        for (unsigned l = 0; l < LANES; l++)
+            prefetch_block(ptr[l], blk + 1 + PREFETCH_AHEAD);
+
+        __m512i w[16];
+        for (unsigned p = 0; p < 8; p++) {
+            __m512i lo = _mm512_load_si512((const void *)(cur + LANES * p));
+            __m512i hi = _mm512_load_si512((const void *)(cur + LANES * p + 8));
+            w[2 * p] = _mm512_permutex2var_epi32(lo, even, hi);
+            w[2 * p + 1] = _mm512_permutex2var_epi32(lo, odd, hi);
+        }
+        const int more = blk + 1 < nblocks;
+        const uint8_t *const *nptr = more ? ptr : zero_ptrs;
+        const size_t noff = more ? 64 * (blk + 1) : 0;
+
+        start[0] = a;
+        start[1] = b;
+        start[2] = c;
+        start[3] = d;
+        start[4] = e;
+        start[5] = f;
+        start[6] = g;
+        start[7] = h;
+        /* Rounds 8..55 compute W[16..63], eight rounds ahead of use. Fully
+         * unrolled: a loop over rounds 16..47 made GCC spill the window at
+         * its back edge. */
+        ROUNDS8(RC, w, 0, 0, 0);
+        ROUNDS8(RC, w, 8, 8, 1);
+        ROUNDS8(RC, w, 0, 16, 1);
+        ROUNDS8(RC, w, 8, 24, 1);
+        ROUNDS8(RC, w, 0, 32, 1);
+        ROUNDS8(RC, w, 8, 40, 1);
+        ROUNDS8(RC, w, 0, 48, 1);
+        ROUNDS8(RC, w, 8, 56, 0);
+        a = ADD(a, start[0]);
+        b = ADD(b, start[1]);
+        c = ADD(c, start[2]);
+        d = ADD(d, start[3]);
+        e = ADD(e, start[4]);
+        f = ADD(f, start[5]);
+        g = ADD(g, start[6]);
+        h = ADD(h, start[7]);
+    }
+
+    _mm512_storeu_si512(state + 0 * LANES, a);
+    _mm512_storeu_si512(state + 1 * LANES, b);
+    _mm512_storeu_si512(state + 2 * LANES, c);
+    _mm512_storeu_si512(state + 3 * LANES, d);
+    _mm512_storeu_si512(state + 4 * LANES, e);
+    _mm512_storeu_si512(state + 5 * LANES, f);
+    _mm512_storeu_si512(state + 6 * LANES, g);
+    _mm512_storeu_si512(state + 7 * LANES, h);
+}
+
+#ifndef GT_MIN_BLOCKS
+#define GT_MIN_BLOCKS 3
+#endif
+
+/* Runs shorter than GT_MIN_BLOCKS go to blocks_plain: blocks_gt's first
+ * block waits on its own copies, a fixed cost per call (as for SHA-1, where
+ * runs of 1 block cost 24% more and from 3 blocks on the copies win). */
+static void sha256_x16_blocks(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
+{
+    if (nblocks < GT_MIN_BLOCKS)
+        blocks_plain(state, ptr, nblocks);
+    else
+        blocks_gt(state, ptr, nblocks);
 }
 
 static const ddx_mb_kernel sha256_x16 = {LANES, 8, ddx_sha256_iv, sha256_x16_blocks, DRAIN_PCT};
