@@ -32,6 +32,7 @@
 #include <immintrin.h>
 
 #include "hash_mb.h"
+#include "mb_copy_gt.h"
 #include "sha1_mb_avx512.h"
 
 /* When the rest of a batch goes to SHA-NI (hash_mb.h): about 100 x
@@ -43,41 +44,6 @@
 #define DRAIN_PCT 60
 #define LANES 16
 
-/* Read by the last block's copies in place of the block after the run, so
- * the loop needs no special last pass and never reads past a message. */
-static const uint8_t zero_block[64] __attribute__((aligned(64)));
-static const uint8_t *const zero_ptrs[LANES] = {
-    zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block,
-    zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block};
-
-/*
- * Copy i (0..31) of a block's transpose: qwords 4h..4h+3 of lane i / 2
- * (h = i % 2) from src[lane] + off into dst. The "memory" clobber keeps the
- * copies where they are written among the rounds.
- */
-#define COPIES 32
-#define COPY(dst, src, off, i)                                                                     \
-    do {                                                                                           \
-        const uint8_t *s_ = (src)[(i) >> 1] + (off) + 32 * ((i)&1);                                \
-        uint64_t *d_ = (dst) + 64 * ((i)&1) + ((i) >> 1);                                          \
-        uint64_t t_, u_;                                                                           \
-        __asm__ volatile("movq (%[s]), %[t]\n\t"                                                   \
-                         "movq 8(%[s]), %[u]\n\t"                                                  \
-                         "bswapq %[t]\n\t"                                                         \
-                         "bswapq %[u]\n\t"                                                         \
-                         "movq %[t], (%[d])\n\t"                                                   \
-                         "movq %[u], 128(%[d])\n\t"                                                \
-                         "movq 16(%[s]), %[t]\n\t"                                                 \
-                         "movq 24(%[s]), %[u]\n\t"                                                 \
-                         "bswapq %[t]\n\t"                                                         \
-                         "bswapq %[u]\n\t"                                                         \
-                         "movq %[t], 256(%[d])\n\t"                                                \
-                         "movq %[u], 384(%[d])"                                                    \
-                         : [t] "=&r"(t_), [u] "=&r"(u_)                                            \
-                         : [s] "r"(s_), [d] "r"(d_)                                                \
-                         : "memory");                                                              \
-    } while (0)
-
 /* One copy every other round, rounds 4 to 66: spread thin, they fill
  * integer slots between the vector ops. In the prototype, starting at round 0
  * or 10 measured the same, at round 16 (the last copies at the end of the
@@ -88,8 +54,8 @@ static const uint8_t *const zero_ptrs[LANES] = {
     do {                                                                                           \
         RS(a, b, c, d, e, f, k, t);                                                                \
         if ((t) >= COPY_FIRST && ((t)-COPY_FIRST) % COPY_STEP == 0 &&                              \
-            ((t)-COPY_FIRST) / COPY_STEP < COPIES)                                                 \
-            COPY(next, nptr, noff, ((t)-COPY_FIRST) / COPY_STEP);                                  \
+            ((t)-COPY_FIRST) / COPY_STEP < DDX_MBGT_COPIES)                                        \
+            DDX_MBGT_COPY(next, nptr, noff, ((t)-COPY_FIRST) / COPY_STEP);                         \
     } while (0)
 
 #ifndef GT_MIN_BLOCKS
@@ -114,8 +80,8 @@ static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks
     __m512i d = _mm512_loadu_si512((const void *)(state + 3 * LANES));
     __m512i e = _mm512_loadu_si512((const void *)(state + 4 * LANES));
 
-    for (int i = 0; i < COPIES; i++)
-        COPY(buf[0], ptr, 0, i);
+    for (int i = 0; i < DDX_MBGT_COPIES; i++)
+        DDX_MBGT_COPY(buf[0], ptr, 0, i);
 
     for (size_t blk = 0; blk < nblocks; blk++) {
         const uint64_t *cur = buf[blk & 1];
@@ -128,7 +94,7 @@ static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks
             w[2 * p + 1] = _mm512_permutex2var_epi32(lo, odd, hi);
         }
         const int more = blk + 1 < nblocks;
-        const uint8_t *const *nptr = more ? ptr : zero_ptrs;
+        const uint8_t *const *nptr = more ? ptr : ddx_mbgt_zero_ptrs;
         const size_t noff = more ? 64 * (blk + 1) : 0;
         __m512i a0 = a, b0 = b, c0 = c, d0 = d, e0 = e;
 

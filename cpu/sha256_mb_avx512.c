@@ -58,6 +58,7 @@
 
 #include "hash_impl.h"
 #include "hash_mb.h"
+#include "mb_copy_gt.h"
 
 /* When the rest of a batch goes to SHA-NI (hash_mb.h): about 100 x
  * sha256-shani-x4's rate over this kernel's (3.3 / 3.2 GB/s), kept under
@@ -190,18 +191,29 @@ static inline void prefetch_block(const uint8_t *p, size_t block)
     _mm_prefetch((const char *)((uintptr_t)p + 64 * block), _MM_HINT_T0);
 }
 
+/* The word-major state (word w of lane l at state[w * LANES + l]) in and
+ * out of the working variables a..h, which both kernels keep in zmm. */
+#define STATE_LOAD(state)                                                                          \
+    __m512i a = _mm512_loadu_si512((state) + 0 * LANES),                                           \
+            b = _mm512_loadu_si512((state) + 1 * LANES),                                           \
+            c = _mm512_loadu_si512((state) + 2 * LANES),                                           \
+            d = _mm512_loadu_si512((state) + 3 * LANES),                                           \
+            e = _mm512_loadu_si512((state) + 4 * LANES),                                           \
+            f = _mm512_loadu_si512((state) + 5 * LANES),                                           \
+            g = _mm512_loadu_si512((state) + 6 * LANES),                                           \
+            h = _mm512_loadu_si512((state) + 7 * LANES)
+#define STATE_STORE(state)                                                                         \
+    do {                                                                                           \
+        const __m512i v_[8] = {a, b, c, d, e, f, g, h};                                            \
+        for (unsigned w_ = 0; w_ < 8; w_++)                                                        \
+            _mm512_storeu_si512((state) + w_ * LANES, v_[w_]);                                     \
+    } while (0)
+
 /* The kernel for runs of 1 or 2 blocks (see sha256_x16_blocks): the
  * transpose by vector loads and unpacks, no buffer to fill first. */
 static void blocks_plain(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
 {
-    __m512i a = _mm512_loadu_si512(state + 0 * LANES);
-    __m512i b = _mm512_loadu_si512(state + 1 * LANES);
-    __m512i c = _mm512_loadu_si512(state + 2 * LANES);
-    __m512i d = _mm512_loadu_si512(state + 3 * LANES);
-    __m512i e = _mm512_loadu_si512(state + 4 * LANES);
-    __m512i f = _mm512_loadu_si512(state + 5 * LANES);
-    __m512i g = _mm512_loadu_si512(state + 6 * LANES);
-    __m512i h = _mm512_loadu_si512(state + 7 * LANES);
+    STATE_LOAD(state);
 
     for (size_t blk = 0; blk < nblocks; blk++) {
         size_t off = 64 * blk;
@@ -232,53 +244,8 @@ static void blocks_plain(uint32_t *state, const uint8_t *const *ptr, size_t nblo
         h = ADD(h, h0);
     }
 
-    _mm512_storeu_si512(state + 0 * LANES, a);
-    _mm512_storeu_si512(state + 1 * LANES, b);
-    _mm512_storeu_si512(state + 2 * LANES, c);
-    _mm512_storeu_si512(state + 3 * LANES, d);
-    _mm512_storeu_si512(state + 4 * LANES, e);
-    _mm512_storeu_si512(state + 5 * LANES, f);
-    _mm512_storeu_si512(state + 6 * LANES, g);
-    _mm512_storeu_si512(state + 7 * LANES, h);
+    STATE_STORE(state);
 }
-
-/* Read by the last block's copies in place of the block after the run, so
- * the loop needs no special last pass and never reads past a message. */
-static const uint8_t zero_block[64] __attribute__((aligned(64)));
-static const uint8_t *const zero_ptrs[LANES] = {
-    zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block,
-    zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block, zero_block};
-
-/*
- * Copy i (0..31) of a block's transpose: qwords 4h..4h+3 of lane i / 2
- * (h = i % 2) from src[lane] + off into dst, where dst[16 p + l] is qword p
- * of lane l, byte-swapped (so word 2p + 1 in its low dword, word 2p in its
- * high one). Inline asm as in sha1_mbgt_avx512.c: as C, GCC vectorizes the
- * copies back into vector inserts or hoists and spills the loads; the
- * "memory" clobber keeps them where they are written among the rounds.
- */
-#define COPIES 32
-#define COPY(dst, src, off, i)                                                                     \
-    do {                                                                                           \
-        const uint8_t *s_ = (src)[(i) >> 1] + (off) + 32 * ((i)&1);                                \
-        uint64_t *d_ = (dst) + 64 * ((i)&1) + ((i) >> 1);                                          \
-        uint64_t t_, u_;                                                                           \
-        __asm__ volatile("movq (%[s]), %[t]\n\t"                                                   \
-                         "movq 8(%[s]), %[u]\n\t"                                                  \
-                         "bswapq %[t]\n\t"                                                         \
-                         "bswapq %[u]\n\t"                                                         \
-                         "movq %[t], (%[d])\n\t"                                                   \
-                         "movq %[u], 128(%[d])\n\t"                                                \
-                         "movq 16(%[s]), %[t]\n\t"                                                 \
-                         "movq 24(%[s]), %[u]\n\t"                                                 \
-                         "bswapq %[t]\n\t"                                                         \
-                         "bswapq %[u]\n\t"                                                         \
-                         "movq %[t], 256(%[d])\n\t"                                                \
-                         "movq %[u], 384(%[d])"                                                    \
-                         : [t] "=&r"(t_), [u] "=&r"(u_)                                            \
-                         : [s] "r"(s_), [d] "r"(d_)                                                \
-                         : "memory");                                                              \
-    } while (0)
 
 /* A round and, in every even round, one copy of the next block: the 32
  * copies spread over all 64 rounds fill integer slots between vector ops. */
@@ -286,7 +253,7 @@ static const uint8_t *const zero_ptrs[LANES] = {
     do {                                                                                           \
         ROUND(a, b, c, d, e, f, g, h, w, t);                                                       \
         if ((t) % 2 == 0)                                                                          \
-            COPY(next, nptr, noff, (t) / 2);                                                       \
+            DDX_MBGT_COPY(next, nptr, noff, (t) / 2);                                              \
     } while (0)
 
 static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks)
@@ -305,17 +272,10 @@ static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks
      * volatile: GCC would otherwise keep it in registers. */
     volatile __m512i start[8];
 
-    __m512i a = _mm512_loadu_si512(state + 0 * LANES);
-    __m512i b = _mm512_loadu_si512(state + 1 * LANES);
-    __m512i c = _mm512_loadu_si512(state + 2 * LANES);
-    __m512i d = _mm512_loadu_si512(state + 3 * LANES);
-    __m512i e = _mm512_loadu_si512(state + 4 * LANES);
-    __m512i f = _mm512_loadu_si512(state + 5 * LANES);
-    __m512i g = _mm512_loadu_si512(state + 6 * LANES);
-    __m512i h = _mm512_loadu_si512(state + 7 * LANES);
+    STATE_LOAD(state);
 
-    for (int i = 0; i < COPIES; i++)
-        COPY(buf[0], ptr, 0, i);
+    for (int i = 0; i < DDX_MBGT_COPIES; i++)
+        DDX_MBGT_COPY(buf[0], ptr, 0, i);
 
     for (size_t blk = 0; blk < nblocks; blk++) {
         const uint64_t *cur = buf[blk & 1];
@@ -332,7 +292,7 @@ static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks
             w[2 * p + 1] = _mm512_permutex2var_epi32(lo, odd, hi);
         }
         const int more = blk + 1 < nblocks;
-        const uint8_t *const *nptr = more ? ptr : zero_ptrs;
+        const uint8_t *const *nptr = more ? ptr : ddx_mbgt_zero_ptrs;
         const size_t noff = more ? 64 * (blk + 1) : 0;
 
         start[0] = a;
@@ -364,14 +324,7 @@ static void blocks_gt(uint32_t *state, const uint8_t *const *ptr, size_t nblocks
         h = ADD(h, start[7]);
     }
 
-    _mm512_storeu_si512(state + 0 * LANES, a);
-    _mm512_storeu_si512(state + 1 * LANES, b);
-    _mm512_storeu_si512(state + 2 * LANES, c);
-    _mm512_storeu_si512(state + 3 * LANES, d);
-    _mm512_storeu_si512(state + 4 * LANES, e);
-    _mm512_storeu_si512(state + 5 * LANES, f);
-    _mm512_storeu_si512(state + 6 * LANES, g);
-    _mm512_storeu_si512(state + 7 * LANES, h);
+    STATE_STORE(state);
 }
 
 #ifndef GT_MIN_BLOCKS

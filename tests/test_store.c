@@ -651,6 +651,40 @@ static void crash_writer(const char *dir, int fd, uint64_t seed)
     }
 }
 
+/* Fork a writer running fn(dir, fd, seed); *rfd gets the read end of the
+ * pipe it reports on. */
+typedef void (*writer_fn)(const char *dir, int fd, uint64_t seed);
+static pid_t start_writer(writer_fn fn, const char *dir, uint64_t seed, int *rfd)
+{
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        fn(dir, pfd[1], seed);
+    }
+    close(pfd[1]);
+    *rfd = pfd[0];
+    return pid;
+}
+
+/* SIGKILL pid at a random moment within window_ns. */
+static void kill_within(pid_t pid, uint64_t *rnd, long window_ns)
+{
+    long wait = (long)(tu_splitmix(rnd) % (uint64_t)window_ns);
+    struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+}
+
+/* The kill window from the time an open and three rounds of the writer
+ * took: at least 40 ms, at most 2 s. */
+static long kill_window(long per3_ns)
+{
+    return per3_ns < 40000000L ? 40000000L : per3_ns > 2000000000L ? 2000000000L : per3_ns;
+}
+
 Test(store, sigkill_at_random_points_loses_nothing_acknowledged, .timeout = 600)
 {
     char *tmp = mktmp(), *dir = store_path(tmp, "s");
@@ -676,30 +710,20 @@ Test(store, sigkill_at_random_points_loses_nothing_acknowledged, .timeout = 600)
         ddx_store_close(c);
         clock_gettime(CLOCK_MONOTONIC, &b);
         long per3 = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
-        window_ns = per3 < 40000000L ? 40000000L : per3 > 2000000000L ? 2000000000L : per3;
+        window_ns = kill_window(per3);
         cr_log_info("kills within %ld ms (an open and three puts took %ld ms)", window_ns / 1000000,
                     per3 / 1000000);
         rmrf(cdir);
         free(cdir);
     }
     for (int round = 0; round < CRASH_ROUNDS; round++) {
-        int pfd[2];
-        cr_assert_eq(pipe(pfd), 0);
-        pid_t pid = fork();
-        cr_assert(pid >= 0);
-        if (pid == 0) {
-            close(pfd[0]);
-            crash_writer(dir, pfd[1], seed);
-        }
-        close(pfd[1]);
-        long wait = (long)(tu_splitmix(&rnd) % (uint64_t)window_ns);
-        struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
+        int rfd;
+        pid_t pid = start_writer(crash_writer, dir, seed, &rfd);
+        kill_within(pid, &rnd, window_ns);
         uint32_t num;
-        while (read(pfd[0], &num, sizeof num) == sizeof num)
+        while (read(rfd, &num, sizeof num) == sizeof num)
             acked = num > acked ? num : acked;
-        close(pfd[0]);
+        close(rfd);
         int status;
         waitpid(pid, &status, 0);
         cr_assert(WIFSIGNALED(status) || WEXITSTATUS(status) == 0,
@@ -802,29 +826,22 @@ Test(store, sigkill_during_gc_and_log_compaction_loses_nothing_acknowledged, .ti
     {
         char *cdir = store_path(tmp, "calibrate");
         init_store(cdir, NULL, 256u << 10);
-        int pfd[2];
-        cr_assert_eq(pipe(pfd), 0);
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        pid_t pid = fork();
-        cr_assert(pid >= 0);
-        if (pid == 0) {
-            close(pfd[0]);
-            gc_crash_writer(cdir, pfd[1], seed);
-        }
-        close(pfd[1]);
+        int rfd;
+        pid_t pid = start_writer(gc_crash_writer, cdir, seed, &rfd);
         uint32_t num;
         int puts = 0;
-        while (puts < 3 && read(pfd[0], &num, sizeof num) == sizeof num)
+        while (puts < 3 && read(rfd, &num, sizeof num) == sizeof num)
             puts += !(num & (RM_ACK | RM_TRY));
         clock_gettime(CLOCK_MONOTONIC, &b);
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
-        close(pfd[0]);
+        close(rfd);
         cr_assert_eq(puts, 3, "the calibration writer failed (exit %d)", WEXITSTATUS(status));
         long per3 = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
-        window_ns = per3 < 40000000L ? 40000000L : per3 > 2000000000L ? 2000000000L : per3;
+        window_ns = kill_window(per3);
         cr_log_info("kills within %ld ms", window_ns / 1000000);
         rmrf(cdir);
         free(cdir);
@@ -833,21 +850,11 @@ Test(store, sigkill_during_gc_and_log_compaction_loses_nothing_acknowledged, .ti
     int two_logs = 0; /* kills that left a compaction's new log beside the old one */
     char *meta = store_path(dir, "meta");
     for (int round = 0; round < KILL_GC_ROUNDS; round++) {
-        int pfd[2];
-        cr_assert_eq(pipe(pfd), 0);
-        pid_t pid = fork();
-        cr_assert(pid >= 0);
-        if (pid == 0) {
-            close(pfd[0]);
-            gc_crash_writer(dir, pfd[1], seed);
-        }
-        close(pfd[1]);
-        long wait = (long)(tu_splitmix(&rnd) % (uint64_t)window_ns);
-        struct timespec ts = {wait / 1000000000L, wait % 1000000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
+        int rfd;
+        pid_t pid = start_writer(gc_crash_writer, dir, seed, &rfd);
+        kill_within(pid, &rnd, window_ns);
         uint32_t num;
-        while (read(pfd[0], &num, sizeof num) == sizeof num) {
+        while (read(rfd, &num, sizeof num) == sizeof num) {
             uint32_t k = num & ~(RM_ACK | RM_TRY);
             cr_assert_lt(k, MAXV);
             if (num & RM_ACK)
@@ -857,7 +864,7 @@ Test(store, sigkill_during_gc_and_log_compaction_loses_nothing_acknowledged, .ti
             else
                 put_acked[k] = 1;
         }
-        close(pfd[0]);
+        close(rfd);
         int status;
         waitpid(pid, &status, 0);
         cr_assert(WIFSIGNALED(status) || WEXITSTATUS(status) == 0,
