@@ -1128,11 +1128,15 @@ static int cmd_verify(const command *cmd, int argc, char **argv)
 static const command commands[] = {
     {"init", cmd_init, "STORE [options]", "create an empty store",
      "Create an empty store in STORE (created if missing; it must be empty). The\n"
-     "chunker, its sizes and the hash are fixed for the store's life.\n"
+     "chunker, its sizes and the hash are fixed for the store's life. A store with\n"
+     "its metadata inside (the default) can be moved or copied whole; each copy is a\n"
+     "store of its own.\n"
      "\n"
      "options:\n"
      "  --meta DIR          keep the metadata (superblock, log, lock) in DIR instead\n"
-     "                      of STORE/meta, e.g. on a faster disk\n"
+     "                      of STORE/meta, e.g. on a faster disk. A moved STORE is\n"
+     "                      then followed; a copy of STORE is refused for writing\n"
+     "                      while the original exists (both would log into DIR)\n"
      "  --chunker NAME      fixed | rabin | tttd | fastcdc | ram (default fastcdc)\n"
      "  --avg SIZE          average (fixed: block) chunk size (default 8K)\n"
      "  --min SIZE          minimum chunk size (default avg/4)\n"

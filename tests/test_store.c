@@ -130,6 +130,153 @@ Test(store, metadata_elsewhere_and_put_fd_from_pipe)
     free(tmp), free(dir), free(meta), free(other);
 }
 
+/* The number of versions s holds. */
+static size_t nversions(ddx_store *s)
+{
+    ddx_version_info vi;
+    size_t k = 0;
+    while (ddx_store_version(s, k, &vi) == 0)
+        k++;
+    return k;
+}
+
+/* Put v[0, n) as the next version of "v" into the store at dir, through a
+ * writable open of its own. */
+static void put_into(const char *dir, const uint8_t *v, size_t n)
+{
+    ddx_store *s = open_store(dir, DDX_STORE_WRITE);
+    put(s, "v", v, n, NULL);
+    ddx_store_close(s);
+}
+
+/* Reopen dir read-only: it holds exactly `count` versions, the k-th of
+ * them want[k][0, n), and every chunk verifies. */
+static void check_store(const char *dir, size_t count, uint8_t *const *want, size_t n)
+{
+    ddx_store *s = open_store(dir, DDX_STORE_READ);
+    cr_assert_eq(nversions(s), count, "%s: %zu versions", dir, nversions(s));
+    for (size_t k = 0; k < count; k++)
+        check_get(s, "v", (uint32_t)k + 1, want[k], n);
+    ddx_verify_stats vs;
+    int rc = ddx_store_verify(s, NULL, NULL, &vs);
+    cr_assert_eq(rc, 0, "verify %s: %s (%s)", dir, ddx_strerror(rc), ddx_store_errmsg(s));
+    ddx_store_close(s);
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", from, to);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Write dir's identity file as format 1.0 wrote it: the metadata's
+ * absolute path, identity minor 0. */
+static void write_identity_1_0(const char *dir, const char *meta)
+{
+    char *p = store_path(dir, "ddx-store");
+    uint8_t b[64 + 4096];
+    int fd = open(p, O_RDWR);
+    cr_assert(fd >= 0);
+    cr_assert_geq(pread(fd, b, 34, 0), 34);
+    size_t ml = strlen(meta);
+    ddx_put16(b + 10, 0);
+    ddx_put16(b + 28, (uint16_t)ml);
+    memcpy(b + 30, meta, ml);
+    ddx_put32(b + 30 + ml, ddx_crc32c(0, b, 30 + ml));
+    cr_assert_eq(ftruncate(fd, 0), 0);
+    cr_assert_eq(pwrite(fd, b, 34 + ml, 0), (ssize_t)(34 + ml));
+    close(fd);
+    free(p);
+}
+
+/* A store is often moved or copied whole (mv, cp -a, a backup restored).
+ * With its metadata inside, the copy must be a store of its own; with its
+ * metadata elsewhere (--meta), the two data directories would share one log,
+ * so a writable open of the copy is refused while the original exists, and a
+ * moved store is followed. Either way nothing already stored may be lost. */
+Test(store, moved_or_copied_store_keeps_its_own_metadata)
+{
+    char *tmp = mktmp();
+    char *a = store_path(tmp, "a"), *b = store_path(tmp, "b"), *c = store_path(tmp, "c");
+    size_t n = 1u << 20;
+    uint8_t *v[6];
+    for (unsigned k = 0; k < 6; k++)
+        v[k] = version_bytes(tu_seed() + 11, k * 3, n);
+    char why[512];
+    ddx_store *s;
+
+    /* metadata inside: move, then copy, then write to both */
+    init_store(a, NULL, 0);
+    put_into(a, v[0], n);
+    cr_assert_eq(rename(a, b), 0);
+    put_into(b, v[1], n);
+    copy_dir(b, c);
+    put_into(c, v[2], n);
+    put_into(b, v[3], n);
+    check_store(b, 3, (uint8_t *[]){v[0], v[1], v[3]}, n);
+    check_store(c, 3, (uint8_t *[]){v[0], v[1], v[2]}, n);
+
+    /* a format 1.0 identity (absolute path) in a copy: the copy uses its own
+     * metadata and a writable open rewrites the path as relative */
+    char *bmeta = store_path(b, "meta"), *d = store_path(tmp, "d");
+    write_identity_1_0(b, bmeta);
+    copy_dir(b, d);
+    put_into(d, v[4], n);
+    check_store(b, 3, (uint8_t *[]){v[0], v[1], v[3]}, n);
+    check_store(d, 4, (uint8_t *[]){v[0], v[1], v[3], v[4]}, n);
+    char *did = store_path(d, "ddx-store");
+    uint8_t idb[64];
+    int fd = open(did, O_RDONLY);
+    cr_assert_eq(read(fd, idb, sizeof idb), 38, "identity of 4 + 34 bytes");
+    close(fd);
+    cr_assert_eq(ddx_get16(idb + 10), 1);
+    cr_assert(!memcmp(idb + 30, "meta", 4));
+    /* ... and a moved 1.0 store still opens, from its own directory */
+    char *e = store_path(tmp, "e");
+    cr_assert_eq(rename(b, e), 0);
+    check_store(e, 3, (uint8_t *[]){v[0], v[1], v[3]}, n);
+
+    /* metadata elsewhere */
+    char *x = store_path(tmp, "x"), *m = store_path(tmp, "m"), *y = store_path(tmp, "y");
+    char *z = store_path(tmp, "z");
+    init_store(x, m, 0);
+    put_into(x, v[0], n);
+    copy_dir(x, y);
+    cr_assert_eq(ddx_store_open(&s, y, DDX_STORE_WRITE, why, sizeof why), DDX_ESTATE);
+    cr_assert(strstr(why, "a copy of the store at") && strstr(why, x), "%s", why);
+    check_store(y, 1, v, n); /* reading the copy harms nothing */
+    cr_assert_eq(rename(x, z), 0);
+    put_into(z, v[1], n); /* moved: followed */
+    cr_assert_eq(ddx_store_open(&s, y, DDX_STORE_WRITE, why, sizeof why), DDX_ESTATE);
+    cr_assert(strstr(why, z), "the refusal names where the store is now: %s", why);
+    check_store(z, 2, v, n);
+    /* a copy whose original is gone (a backup restored) takes the metadata over */
+    char *w = store_path(tmp, "w");
+    copy_dir(z, w);
+    rmrf(z);
+    put_into(w, v[2], n);
+    check_store(w, 3, v, n);
+
+    /* a damaged owner file is reported by name */
+    char *own = store_path(m, "owner");
+    fd = open(own, O_RDWR);
+    cr_assert(fd >= 0);
+    uint8_t byte;
+    cr_assert_eq(pread(fd, &byte, 1, 31), 1);
+    byte ^= 0x20;
+    cr_assert_eq(pwrite(fd, &byte, 1, 31), 1);
+    close(fd);
+    cr_assert_eq(ddx_store_open(&s, w, DDX_STORE_WRITE, why, sizeof why), DDX_ECORRUPT);
+    cr_assert(strstr(why, "owner: checksum mismatch"), "%s", why);
+
+    for (unsigned k = 0; k < 6; k++)
+        free(v[k]);
+    rmrf(tmp);
+    free(tmp), free(a), free(b), free(c), free(bmeta), free(d), free(did), free(e);
+    free(x), free(m), free(y), free(z), free(w), free(own);
+}
+
 /* Feed a pipe with p[0, n) from a thread, in writes of varying odd sizes. */
 typedef struct pipe_job {
     int fd;

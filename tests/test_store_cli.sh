@@ -148,9 +148,18 @@ expect_err "missing store" 1 "nostore: no such store" ls "$T/nostore"
 mkdir "$T/notastore"
 expect_err "directory that is not a store" 1 "notastore: not a ddx store" stat "$T/notastore"
 $DDX init "$T/newer" >/dev/null && printf '\x09\x00' | dd of="$T/newer/ddx-store" bs=1 seek=8 conv=notrunc 2>/dev/null
-expect_err "newer store format" 1 "newer/ddx-store: store format 9\.0; this ddx reads format" ls "$T/newer"
+expect_err "newer store format" 1 "newer/ddx-store: store format 9\.1; this ddx reads format" ls "$T/newer"
 $DDX init "$T/cor" >/dev/null && head -c 1024 /dev/urandom | dd of="$T/cor/meta/super" conv=notrunc 2>/dev/null
 expect_err "corrupt superblock" 1 "cor/meta/super: both slots unreadable" get "$T/cor" f
+# a store copied whole is a store of its own; with --meta elsewhere a copy
+# is refused for writing while its original exists
+cp -a "$S" "$T/copy" && printf 'only in the copy' >"$T/c.txt" &&
+    $DDX put "$T/copy" onlycopy "$T/c.txt" >/dev/null 2>&1
+if $DDX get "$T/copy" onlycopy - 2>/dev/null | cmp -s - "$T/c.txt" &&
+    ! $DDX ls "$S" | grep -q onlycopy && $DDX verify "$S" >/dev/null; then ok "a copied store is a store of its own"
+else bad "copied store: $($DDX ls "$S" 2>&1 | head -3)"; fi
+$DDX init "$T/ext" --meta "$T/extmeta" >/dev/null && cp -a "$T/ext" "$T/extcopy"
+expect_err "copy of a store with --meta elsewhere" 1 "extcopy: a copy of the store at .*/ext, whose metadata \\(.*/extmeta\\) it shares" put "$T/extcopy" f "$T/c.txt"
 expect_err "init a non-empty directory" 1 "store: directory is not empty" init "$S"
 expect_err "unknown name" 1 "store: nope: no such name" get "$S" nope
 expect_err "unknown version" 1 "store: f@9: no such version; f has 1 version \(@3\)" get "$S" f@9

@@ -82,8 +82,10 @@ struct ddx_store {
     char *dir, *meta, *datadir;
     unsigned flags;
     int lock_fd, super_fd, log_fd;
-    int readers_fd; /* META/readers, flock'ed shared while the handle is open */
-    int broken;     /* a commit failed: no more writes through this handle */
+    int readers_fd;     /* META/readers, flock'ed shared while the handle is open */
+    int meta_elsewhere; /* --meta: the identity holds an absolute path (claim_meta) */
+    int meta_moved;     /* DIR/meta, but the identity holds a 1.0 absolute path */
+    int broken;         /* a commit failed: no more writes through this handle */
     char err[768];
     char note[512];
     ddx_super sb;
@@ -203,26 +205,86 @@ static int name_ok(const char *name)
 
 /* ---- identity file: DIR/ddx-store ---------------------------------------------
  * magic "DDXSTORE", u16 major, u16 minor, uuid[16], u16 meta path length,
- * meta path, u32 CRC-32C of everything before it. */
+ * meta path, u32 CRC-32C of everything before it.
+ *
+ * Where the metadata lives. Inside the store (the default) the path is
+ * relative, "meta" (identity minor 1), so a store moved or copied as a whole
+ * takes its metadata with it. Format 1.0 wrote the absolute path: a moved
+ * store then looked for its metadata where it used to be, and a copy wrote
+ * its log into the original's metadata while its chunks went to its own data
+ * directory, leaving the original with commits it has no bytes for. Such an
+ * identity is read as "DIR/meta" whenever DIR/meta holds a superblock, and a
+ * writable open rewrites it in the relative form. With --meta elsewhere the
+ * path stays absolute and META/owner names the data directory the metadata
+ * belongs to (claim_meta). */
+#define ID_MINOR 1
+#define ID_META_LOCAL "meta"
+#define OWNER_MAGIC "DDXOWNER"
+#define OWNER_FILE "owner"
 
-static int write_id_file(const char *dir, const uint8_t uuid[16], const char *meta, char *why,
-                         size_t wl)
+/* Write a small file crash-safely: name.tmp, synced, renamed over name,
+ * directory synced. A crash leaves the old file or the new one. */
+static int write_file_atomic(const char *dir, const char *name, const uint8_t *b, size_t n,
+                             char *why, size_t wl)
+{
+    char *p = path_join(dir, name);
+    size_t tl = p ? strlen(p) + 5 : 0;
+    char *t = p ? malloc(tl) : NULL;
+    if (!t) {
+        free(p);
+        snprintf(why, wl, "%s/%s: %s", dir, name, ddx_strerror(DDX_ENOMEM));
+        return DDX_ENOMEM;
+    }
+    snprintf(t, tl, "%s.tmp", p);
+    const ddx_io *io = ddx_io_get();
+    int rc = 0, fd = io->open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        rc = errno;
+    if (!rc)
+        rc = ddx_io_pwrite_all(fd, b, n, 0);
+    if (!rc && io->fsync(fd))
+        rc = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!rc && io->rename(t, p))
+        rc = errno;
+    if (!rc)
+        rc = ddx_io_fsync_dir(dir);
+    if (rc) {
+        snprintf(why, wl, "%s: %s", p, rc > 0 ? strerror(rc) : ddx_strerror(rc));
+        (void)io->unlink(t);
+    }
+    free(t);
+    free(p);
+    return rc;
+}
+
+/* The identity file's bytes (malloc'ed, *n long) for uuid and meta path. */
+static uint8_t *id_encode(const uint8_t uuid[16], const char *meta, size_t *n)
 {
     size_t ml = strlen(meta);
-    size_t n = 8 + 4 + 16 + 2 + ml + 4;
-    uint8_t *b = malloc(n);
+    *n = 8 + 4 + 16 + 2 + ml + 4;
+    uint8_t *b = malloc(*n);
     if (!b)
-        return DDX_ENOMEM;
+        return NULL;
     memcpy(b, ID_MAGIC, 8);
     ddx_put16(b + 8, DDX_FMT_MAJOR);
-    ddx_put16(b + 10, DDX_FMT_MINOR);
+    ddx_put16(b + 10, ID_MINOR);
     memcpy(b + 12, uuid, 16);
     ddx_put16(b + 28, (uint16_t)ml);
     memcpy(b + 30, meta, ml);
     ddx_put32(b + 30 + ml, ddx_crc32c(0, b, 30 + ml));
+    return b;
+}
+
+static int write_id_file(const char *dir, const uint8_t uuid[16], const char *meta, char *why,
+                         size_t wl)
+{
+    size_t n;
+    uint8_t *b = id_encode(uuid, meta, &n);
     char *p = path_join(dir, ID_FILE);
-    int rc = p ? 0 : DDX_ENOMEM;
-    int fd = p ? ddx_io_get()->open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    int rc = b && p ? 0 : DDX_ENOMEM;
+    int fd = rc ? -1 : ddx_io_get()->open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (!rc && fd < 0)
         rc = errno;
     if (!rc)
@@ -238,9 +300,23 @@ static int write_id_file(const char *dir, const uint8_t uuid[16], const char *me
     return rc;
 }
 
-static int read_id_file(ddx_store *s, uint8_t uuid[16])
+/* snprintf to why, returning rc: fail() for code that has no handle yet. */
+__attribute__((format(printf, 4, 5))) static int say(char *why, size_t wl, int rc, const char *fmt,
+                                                     ...)
 {
-    char *p = path_join(s->dir, ID_FILE);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, wl, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Decode dir's identity file: its uuid and its meta path as written
+ * (*meta malloc'ed). On failure, why names the file and the field. */
+static int id_read(const char *dir, uint8_t uuid[16], char **meta, char *why, size_t wl)
+{
+    *meta = NULL;
+    char *p = path_join(dir, ID_FILE);
     if (!p)
         return DDX_ENOMEM;
     int fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -248,10 +324,11 @@ static int read_id_file(ddx_store *s, uint8_t uuid[16])
         int e = errno;
         struct stat st;
         int rc = e == ENOENT ? DDX_ENOENT : e;
-        if (e == ENOENT && stat(s->dir, &st) == 0)
-            fail(s, rc, "%s: not a ddx store (no %s; create one with ddx init)", s->dir, ID_FILE);
+        if (e == ENOENT && stat(dir, &st) == 0)
+            snprintf(why, wl, "%s: not a ddx store (no %s; create one with ddx init)", dir,
+                     ID_FILE);
         else
-            fail(s, rc, "%s: %s", e == ENOENT ? s->dir : p, strerror(e));
+            snprintf(why, wl, "%s: %s", e == ENOENT ? dir : p, strerror(e));
         free(p);
         return rc;
     }
@@ -259,30 +336,168 @@ static int read_id_file(ddx_store *s, uint8_t uuid[16])
     ssize_t n = read(fd, b, sizeof b);
     close(fd);
     int rc = 0;
+    size_t ml = n >= 34 ? ddx_get16(b + 28) : 0;
     if (n < 34 || memcmp(b, ID_MAGIC, 8))
-        rc = fail(s, DDX_ECORRUPT, "%s: not a ddx store identity file (bad magic or size)", p);
+        rc = say(why, wl, DDX_ECORRUPT, "%s: not a ddx store identity file (bad magic or size)", p);
     else if (ddx_get16(b + 8) != DDX_FMT_MAJOR)
-        rc = fail(s, ddx_get16(b + 8) > DDX_FMT_MAJOR ? DDX_EFORMAT : DDX_ECORRUPT,
-                  "%s: store format %u.%u; this ddx reads format %d", p, ddx_get16(b + 8),
-                  ddx_get16(b + 10), DDX_FMT_MAJOR);
+        rc = say(why, wl, ddx_get16(b + 8) > DDX_FMT_MAJOR ? DDX_EFORMAT : DDX_ECORRUPT,
+                 "%s: store format %u.%u; this ddx reads format %d", p, ddx_get16(b + 8),
+                 ddx_get16(b + 10), DDX_FMT_MAJOR);
+    else if ((size_t)n != 34 + ml || ml == 0 || memchr(b + 30, 0, ml))
+        rc = say(why, wl, DDX_ECORRUPT, "%s: meta path length %zu does not match the file", p, ml);
+    else if (ddx_get32(b + 30 + ml) != ddx_crc32c(0, b, 30 + ml))
+        rc = say(why, wl, DDX_ECORRUPT, "%s: checksum mismatch", p);
+    else if (!(*meta = malloc(ml + 1)))
+        rc = DDX_ENOMEM;
     else {
-        size_t ml = ddx_get16(b + 28);
-        if ((size_t)n != 34 + ml || ml == 0)
-            rc = fail(s, DDX_ECORRUPT, "%s: meta path length %zu does not match the file", p, ml);
-        else if (ddx_get32(b + 30 + ml) != ddx_crc32c(0, b, 30 + ml))
-            rc = fail(s, DDX_ECORRUPT, "%s: checksum mismatch", p);
-        else {
-            memcpy(uuid, b + 12, 16);
-            s->meta = malloc(ml + 1);
-            if (!s->meta)
-                rc = DDX_ENOMEM;
-            else {
-                memcpy(s->meta, b + 30, ml);
-                s->meta[ml] = 0;
-            }
-        }
+        memcpy(uuid, b + 12, 16);
+        memcpy(*meta, b + 30, ml);
+        (*meta)[ml] = 0;
     }
     free(p);
+    return rc;
+}
+
+/* 1 if dir/meta/super exists. */
+static int has_local_meta(const char *dir)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/" ID_META_LOCAL "/super", dir);
+    return access(p, F_OK) == 0;
+}
+
+static int read_id_file(ddx_store *s, uint8_t uuid[16])
+{
+    char *m;
+    int rc = id_read(s->dir, uuid, &m, s->err, sizeof s->err);
+    if (rc)
+        return rc;
+    if (m[0] != '/' || has_local_meta(s->dir)) { /* inside the store (see above) */
+        s->meta_moved = m[0] == '/';
+        s->meta = path_join(s->dir, m[0] == '/' ? ID_META_LOCAL : m);
+        free(m);
+    } else {
+        s->meta = m;
+        s->meta_elsewhere = 1;
+    }
+    return s->meta ? 0 : DDX_ENOMEM;
+}
+
+/* ---- owner file: META/owner (metadata kept elsewhere) -----------------------------------
+ * magic "DDXOWNER", u16 major 1, u16 minor 0, uuid[16], u16 path length, the
+ * data directory's absolute path, u32 CRC-32C of everything before it. */
+
+static uint8_t *owner_encode(const uint8_t uuid[16], const char *dir, size_t *n)
+{
+    size_t l = strlen(dir);
+    *n = 8 + 4 + 16 + 2 + l + 4;
+    uint8_t *b = malloc(*n);
+    if (!b)
+        return NULL;
+    memcpy(b, OWNER_MAGIC, 8);
+    ddx_put16(b + 8, 1);
+    ddx_put16(b + 10, 0);
+    memcpy(b + 12, uuid, 16);
+    ddx_put16(b + 28, (uint16_t)l);
+    memcpy(b + 30, dir, l);
+    ddx_put32(b + 30 + l, ddx_crc32c(0, b, 30 + l));
+    return b;
+}
+
+static int owner_write(const char *meta, const uint8_t uuid[16], const char *dir, char *why,
+                       size_t wl)
+{
+    size_t n;
+    uint8_t *b = owner_encode(uuid, dir, &n);
+    int rc = b ? write_file_atomic(meta, OWNER_FILE, b, n, why, wl) : DDX_ENOMEM;
+    free(b);
+    return rc;
+}
+
+/* META/owner's data directory (*dir malloc'ed), or DDX_ENOENT if there is
+ * no owner file (metadata created before it existed). */
+static int owner_read(ddx_store *s, const uint8_t uuid[16], char **dir)
+{
+    *dir = NULL;
+    char *p = path_join(s->meta, OWNER_FILE);
+    if (!p)
+        return DDX_ENOMEM;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        int rc = e == ENOENT ? DDX_ENOENT : fail(s, e, "%s: %s", p, strerror(e));
+        free(p);
+        return rc;
+    }
+    uint8_t b[8 + 4 + 16 + 2 + PATH_MAX + 4];
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    size_t l = n >= 34 ? ddx_get16(b + 28) : 0;
+    int rc = 0;
+    if (n < 34 || memcmp(b, OWNER_MAGIC, 8))
+        rc = fail(s, DDX_ECORRUPT, "%s: not a ddx owner file (bad magic or size)", p);
+    else if (ddx_get16(b + 8) != 1)
+        rc = fail(s, ddx_get16(b + 8) > 1 ? DDX_EFORMAT : DDX_ECORRUPT,
+                  "%s: owner format %u.%u; this ddx reads format 1", p, ddx_get16(b + 8),
+                  ddx_get16(b + 10));
+    else if ((size_t)n != 34 + l || l == 0 || b[30] != '/' || memchr(b + 30, 0, l))
+        rc = fail(s, DDX_ECORRUPT, "%s: path length %zu does not match the file", p, l);
+    else if (ddx_get32(b + 30 + l) != ddx_crc32c(0, b, 30 + l))
+        rc = fail(s, DDX_ECORRUPT, "%s: checksum mismatch", p);
+    else if (memcmp(b + 12, uuid, 16))
+        rc = fail(s, DDX_ECORRUPT,
+                  "%s: belongs to another store (uuid differs from %s/" ID_FILE ")", p, s->dir);
+    else if (!(*dir = malloc(l + 1)))
+        rc = DDX_ENOMEM;
+    else {
+        memcpy(*dir, b + 30, l);
+        (*dir)[l] = 0;
+    }
+    free(p);
+    return rc;
+}
+
+/* A writable open of a store whose metadata is kept elsewhere: refuse a copy
+ * of the data directory while the original is still there (both would log
+ * to the one metadata directory, each with its own containers), and follow a
+ * store that was moved by recording where it is now. */
+static int claim_meta(ddx_store *s, const uint8_t uuid[16])
+{
+    char here[PATH_MAX];
+    if (!realpath(s->dir, here))
+        return fail(s, errno, "%s: %s", s->dir, strerror(errno));
+    char *owner;
+    int rc = owner_read(s, uuid, &owner);
+    if (rc && rc != DDX_ENOENT)
+        return rc;
+    rc = 0;
+    if (owner && strcmp(owner, here)) {
+        uint8_t u[16];
+        char *m = NULL, w[8];
+        char there[PATH_MAX], mine[PATH_MAX];
+        if (id_read(owner, u, &m, w, sizeof w) == 0 && !memcmp(u, uuid, 16) && m[0] == '/' &&
+            realpath(m, there) && realpath(s->meta, mine) && !strcmp(there, mine))
+            rc = fail(s, DDX_ESTATE,
+                      "%s: a copy of the store at %s, whose metadata (%s) it shares; writing "
+                      "here would leave both stores with commits for chunks they do not hold: "
+                      "write to %s, or move it away first",
+                      s->dir, owner, s->meta, owner);
+        free(m);
+    }
+    if (!rc && (!owner || strcmp(owner, here)))
+        rc = owner_write(s->meta, uuid, here, s->err, sizeof s->err);
+    free(owner);
+    return rc;
+}
+
+/* A writable open of a format 1.0 store whose identity holds its metadata's
+ * absolute path: write it in the relative form (identity minor 1). */
+static int id_relative(ddx_store *s, const uint8_t uuid[16])
+{
+    size_t n;
+    uint8_t *b = id_encode(uuid, ID_META_LOCAL, &n);
+    int rc = b ? write_file_atomic(s->dir, ID_FILE, b, n, s->err, sizeof s->err) : DDX_ENOMEM;
+    free(b);
     return rc;
 }
 
@@ -1194,7 +1409,19 @@ int ddx_store_init(const char *dir, const ddx_store_params *p, char *why, size_t
         if (!rc && (rc = ddx_io_fsync_dir(absmeta)) != 0)
             snprintf(why, wl, "%s: fsync: %s", absmeta, strerror(rc));
     }
-    if (!rc && (rc = write_id_file(dir, sb.uuid, absmeta, why, wl)) == 0 &&
+    /* the metadata's place: relative inside the store, else absolute with
+     * an owner file naming this data directory (see the identity file) */
+    char absdir[PATH_MAX], local[PATH_MAX + 8];
+    int inside = 0;
+    if (!rc && !realpath(dir, absdir))
+        snprintf(why, wl, "%s: %s", dir, strerror(rc = errno));
+    if (!rc) {
+        snprintf(local, sizeof local, "%s/" ID_META_LOCAL, absdir);
+        inside = !strcmp(local, absmeta);
+    }
+    if (!rc && !inside)
+        rc = owner_write(absmeta, sb.uuid, absdir, why, wl);
+    if (!rc && (rc = write_id_file(dir, sb.uuid, inside ? ID_META_LOCAL : absmeta, why, wl)) == 0 &&
         (rc = ddx_io_fsync_dir(dir)) != 0)
         snprintf(why, wl, "%s: fsync: %s", dir, strerror(rc));
     free(meta);
@@ -1270,6 +1497,10 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
         rc = fail(s, DDX_ECORRUPT,
                   "%s/super: belongs to another store (uuid differs from %s/" ID_FILE ")", s->meta,
                   s->dir);
+    if (!rc && (flags & DDX_STORE_WRITE) && s->meta_elsewhere)
+        rc = claim_meta(s, uuid);
+    if (!rc && (flags & DDX_STORE_WRITE) && s->meta_moved)
+        rc = id_relative(s, uuid);
     if (!rc)
         rc = cfg_from_super(s);
     if (!rc && (rc = ddx_index_create(&s->ix, s->fp_size, 0)) == 0)
