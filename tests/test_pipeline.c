@@ -57,7 +57,9 @@ typedef struct run_cfg {
     int random_feeds; /* feed in random pieces of 1..100000 bytes */
 } run_cfg;
 
-static void run_engine(const run_cfg *rc, const stream_in *s, size_t ns, list *out, ddx_stats *st)
+/* Run the engine over streams s[0, ns), with ddx_engine_set_dedup(dedup). */
+static void run_engine_dedup(const run_cfg *rc, const stream_in *s, size_t ns, list *out,
+                             ddx_stats *st, int dedup)
 {
     ddx_engine *e;
     cr_assert_eq(ddx_engine_create(&e), 0);
@@ -67,6 +69,7 @@ static void run_engine(const run_cfg *rc, const stream_in *s, size_t ns, list *o
     if (rc->batch)
         cr_assert_eq(ddx_engine_set_batch_size(e, rc->batch), 0);
     cr_assert_eq(ddx_engine_set_pinning(e, 0), 0);
+    cr_assert_eq(ddx_engine_set_dedup(e, dedup), 0);
     pthread_mutex_init(&out->mu, NULL);
     out->n = 0;
     cr_assert_eq(ddx_engine_set_chunk_callback(e, collect, out), 0);
@@ -88,6 +91,11 @@ static void run_engine(const run_cfg *rc, const stream_in *s, size_t ns, list *o
     cr_assert_eq(ddx_engine_get_stats(e, st), 0);
     ddx_engine_close(e);
     qsort(out->v, out->n, sizeof *out->v, chunk_cmp);
+}
+
+static void run_engine(const run_cfg *rc, const stream_in *s, size_t ns, list *out, ddx_stats *st)
+{
+    run_engine_dedup(rc, s, ns, out, st, 1);
 }
 
 /* The sequential reference: find() from each stream start, hash each chunk. */
@@ -251,6 +259,45 @@ Test(pipeline, exact_dedup_ratio_of_constructed_input)
     free(x);
     free(y);
     free(z);
+}
+
+/* With dedup off (a caller with an index of its own, like the store) the
+ * engine cuts and fingerprints exactly as with it on, builds no index, and
+ * reports every chunk as new, repeats included. */
+Test(pipeline, dedup_off_gives_the_same_chunks_all_new_and_no_index)
+{
+    size_t n = 3 * 1024 * 1024 + 77;
+    uint8_t *a = make_mixed(n, tu_seed() + 9);
+    stream_in s[] = {{a, n}, {a, n}, {a + n / 3, n / 2}};
+    list on = {0}, off = {0};
+    ddx_stats st_on, st_off;
+    for (unsigned t = 1; t <= 3; t += 2) {
+        run_cfg rc = {DDX_CHUNKER_FASTCDC, 2048, 8192, 65536, DDX_HASH_SHA1, t, 1 << 20, 1};
+        run_engine_dedup(&rc, s, 3, &on, &st_on, 1);
+        run_engine_dedup(&rc, s, 3, &off, &st_off, 0);
+        assert_same_chunks(&off, &on, 20, "dedup off");
+        size_t repeats = 0;
+        for (size_t i = 0; i < on.n; i++) {
+            repeats += !on.v[i].is_new;
+            cr_assert_eq(off.v[i].is_new, 1, "chunk %zu: dedup off reports every chunk new", i);
+        }
+        cr_assert_gt(repeats, on.n / 3, "the input repeats: dedup on finds it");
+        cr_assert_eq(st_off.chunks, st_on.chunks);
+        cr_assert_eq(st_off.logical_bytes, st_on.logical_bytes);
+        cr_assert_eq(st_off.unique_chunks, st_off.chunks);
+        cr_assert_eq(st_off.unique_bytes, st_off.logical_bytes);
+        cr_assert_float_eq(st_off.dedup_ratio, 1.0, 1e-12);
+        cr_assert_eq(st_off.index_entries, 0);
+        cr_assert_eq(st_off.index_bytes, 0);
+        cr_assert_gt(st_on.index_entries, 0);
+    }
+    ddx_engine *e;
+    cr_assert_eq(ddx_engine_create(&e), 0);
+    cr_assert_eq(ddx_engine_open(e), 0);
+    cr_assert_eq(ddx_engine_set_dedup(e, 0), DDX_ESTATE, "configuration only before open");
+    ddx_engine_close(e);
+    free(on.v), free(off.v);
+    free(a);
 }
 
 Test(pipeline, feed_fd_equals_feed)

@@ -109,7 +109,7 @@ typedef struct ddx_chunk {
     uint64_t stream;        /* stream number, 0-based, in begin order */
     uint64_t offset;        /* byte offset of the chunk within its stream */
     uint32_t length;        /* chunk length in bytes */
-    uint32_t is_new;        /* 1 if this fingerprint was new to the index */
+    uint32_t is_new;        /* 1 if this fingerprint was new to the index (or dedup off) */
     uint8_t fp[DDX_FP_MAX]; /* fingerprint; ddx_hash_size() bytes are valid */
 } ddx_chunk;
 
@@ -141,6 +141,12 @@ DDX_API DDX_NODISCARD int ddx_engine_set_chunk_callback(ddx_engine *e, ddx_chunk
 /* Expected number of unique chunks, to size the index up front (it grows
  * anyway; 0 = a small default). */
 DDX_API DDX_NODISCARD int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks);
+/* Look every chunk up in the engine's own index (default on). Off: no index
+ * is built; chunks are only cut and fingerprinted, the callback gets each
+ * one with is_new = 1 and the statistics count every chunk as unique. For a
+ * caller that deduplicates against an index of its own (the store does),
+ * this saves the lookups and an index whose memory grows with the input. */
+DDX_API DDX_NODISCARD int ddx_engine_set_dedup(ddx_engine *e, int on);
 
 /* Implementations by name (see ddx_impl_get; NULL = the fastest this CPU
  * runs, the default). Checked by ddx_engine_open(): an unknown name, or one

@@ -95,6 +95,7 @@ struct ddx_engine {
     ddx_chunk_fn cb;
     void *cb_ctx;
     uint64_t index_hint;
+    int no_dedup; /* ddx_engine_set_dedup(e, 0): no index, every chunk new */
     int opened;
 
     ddx_chunk_cfg ccfg;

@@ -203,6 +203,13 @@ int ddx_engine_set_index_hint(ddx_engine *e, uint64_t chunks)
     return 0;
 }
 
+int ddx_engine_set_dedup(ddx_engine *e, int on)
+{
+    CONFIG_GUARD(e);
+    e->no_dedup = !on;
+    return 0;
+}
+
 /* ---- batches ---------------------------------------------------------------- */
 
 void ddx_eng_batch_release(ddx_engine *e, batch *b)
@@ -423,7 +430,8 @@ void ddx_eng_index_begin(worker *w, ddx_eng_tally *t)
     memset(t, 0, sizeof *t);
     t->mn = UINT64_MAX;
     t->sw = sw_start();
-    ddx_index_enter(w->e->index, &w->it);
+    if (w->e->index)
+        ddx_index_enter(w->e->index, &w->it);
 }
 
 void ddx_eng_index_one(worker *w, ddx_eng_tally *t, const batch *b, uint64_t off, uint32_t len,
@@ -431,8 +439,9 @@ void ddx_eng_index_one(worker *w, ddx_eng_tally *t, const batch *b, uint64_t off
 {
     ddx_engine *e = w->e;
     uint64_t existing;
-    int r;
-    while ((r = ddx_index_insert(e->index, fp, b->base + off, &existing)) == DDX_EFULL) {
+    int r = 1; /* without an index (ddx_engine_set_dedup off) every chunk counts as new */
+    while (e->index &&
+           (r = ddx_index_insert(e->index, fp, b->base + off, &existing)) == DDX_EFULL) {
         ddx_index_leave(e->index, &w->it);
         set_err(e, ddx_index_grow(e->index));
         ddx_index_enter(e->index, &w->it);
@@ -459,9 +468,11 @@ void ddx_eng_index_one(worker *w, ddx_eng_tally *t, const batch *b, uint64_t off
 void ddx_eng_index_end(worker *w, ddx_eng_tally *t, uint64_t bytes)
 {
     ddx_engine *e = w->e;
-    ddx_index_leave(e->index, &w->it);
-    if (ddx_index_wants_grow(e->index))
-        set_err(e, ddx_index_grow(e->index));
+    if (e->index) {
+        ddx_index_leave(e->index, &w->it);
+        if (ddx_index_wants_grow(e->index))
+            set_err(e, ddx_index_grow(e->index));
+    }
 
     add_relaxed(&w->chunks, t->n);
     add_relaxed(&w->sum, t->sum);
@@ -494,7 +505,7 @@ static void index_batch(worker *w, batch *b)
     ddx_eng_index_begin(w, &t);
     for (size_t k = 0; k < total; k++) {
         size_t ahead = k + INDEX_AHEAD; /* overlap the probes' cache misses */
-        if (ahead < total)
+        if (ahead < total && w->e->index)
             ddx_index_prefetch(w->e->index, ahead < b->nst
                                                 ? b->st_fps + ahead * fs
                                                 : b->fps + (b->accept_from + ahead - b->nst) * fs);
@@ -582,7 +593,8 @@ void ddx_eng_worker_up(worker *w)
         pin_self(w);
     else
         snprintf(w->binding, sizeof w->binding, "worker %u: not pinned (--no-pin)", w->id);
-    ddx_index_register(e->index, &w->it);
+    if (e->index)
+        ddx_index_register(e->index, &w->it);
     pthread_mutex_lock(&e->done_mu);
     e->workers_up++;
     pthread_cond_broadcast(&e->done_cv);
@@ -616,7 +628,8 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&e->pending[b->seq % e->nbatches], b, memory_order_seq_cst);
         try_stitch(w);
     }
-    ddx_index_unregister(e->index, &w->it);
+    if (e->index)
+        ddx_index_unregister(e->index, &w->it);
     return NULL;
 }
 
@@ -670,8 +683,7 @@ int ddx_engine_open(ddx_engine *e)
             n = (int)sysconf(_SC_NPROCESSORS_ONLN);
         e->threads = n > 0 ? (unsigned)n : 1;
     }
-    rc = ddx_index_create(&e->index, e->fp_size, e->index_hint);
-    if (rc)
+    if (!e->no_dedup && (rc = ddx_index_create(&e->index, e->fp_size, e->index_hint)) != 0)
         return rc;
 
     if (!e->gd)
@@ -757,7 +769,7 @@ void ddx_engine_close(ddx_engine *e)
                 pthread_join(e->w[i].th, NULL);
             free(e->w[i].msgs);
         }
-        if (e->replay_registered)
+        if (e->replay_registered && e->index)
             ddx_index_unregister(e->index, &e->w[e->threads].it);
         free(e->w);
     }
@@ -1066,11 +1078,13 @@ int ddx_engine_get_stats(ddx_engine *e, ddx_stats *st)
         st->chunk_stddev = var > 0 ? __builtin_sqrt(var) : 0;
     }
     st->dedup_ratio = st->unique_bytes ? (double)st->logical_bytes / (double)st->unique_bytes : 1.0;
-    st->index_entries = ddx_index_entries(e->index);
-    st->index_bytes = ddx_index_bytes(e->index);
+    if (e->index) {
+        st->index_entries = ddx_index_entries(e->index);
+        st->index_bytes = ddx_index_bytes(e->index);
+        st->index_grows = ddx_index_grows(e->index);
+    }
     st->index_bytes_per_entry =
         st->index_entries ? (double)st->index_bytes / (double)st->index_entries : 0;
-    st->index_grows = ddx_index_grows(e->index);
     st->stage[DDX_STAGE_READ].wall_s = (double)e->read_ns_wall / 1e9;
     st->stage[DDX_STAGE_READ].cpu_s = (double)e->read_ns_cpu / 1e9;
     st->stage[DDX_STAGE_READ].bytes = atomic_load(&e->read_bytes);

@@ -59,7 +59,8 @@ int ddx_engine_feed_chunks(ddx_engine *e, ddx_chunk *c, size_t n)
     e->stream_replay = 1;
     worker *w = &e->w[e->threads];
     if (!e->replay_registered) {
-        ddx_index_register(e->index, &w->it);
+        if (e->index)
+            ddx_index_register(e->index, &w->it);
         e->replay_registered = 1;
     }
     /* ddx_eng_index_one takes the chunk's stream and location base from its
@@ -74,7 +75,7 @@ int ddx_engine_feed_chunks(ddx_engine *e, ddx_chunk *c, size_t n)
         uint64_t bytes = 0;
         ddx_eng_index_begin(w, &t);
         for (; i < end; i++) {
-            if (i + REPLAY_AHEAD < end)
+            if (i + REPLAY_AHEAD < end && e->index)
                 ddx_index_prefetch(e->index, c[i + REPLAY_AHEAD].fp);
             uint64_t before = t.uniq;
             ddx_eng_index_one(w, &t, &b, e->stream_off, c[i].length, c[i].fp);

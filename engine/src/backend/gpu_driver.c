@@ -485,6 +485,7 @@ void *ddx_gpu_drv_main(void *arg)
         advance(e, d, w);
         d->scanning = b;
     }
-    ddx_index_unregister(e->index, &w->it);
+    if (e->index)
+        ddx_index_unregister(e->index, &w->it);
     return NULL;
 }

@@ -25,7 +25,9 @@
  * Ingest. A put chunks and fingerprints its input with a ddx_engine (all
  * cores, the fastest kernels), then walks the chunks in order on the
  * calling thread: known fingerprints become references, new ones are
- * appended to the open container (SISL: in stream order).
+ * appended to the open container (SISL: in stream order). The store's index
+ * is the only one: the engine runs with dedup off, so it keeps no second
+ * index of the put's chunks (about 58 bytes per unique chunk of the put).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -2346,6 +2348,8 @@ static int put_bytes(ddx_store *s, const char *name, const uint8_t *p, size_t n,
                                       s->sb.max)) &&
         !(rc = ddx_engine_set_normalization(g.e, (int)s->sb.normalization)) &&
         !(rc = ddx_engine_set_hash(g.e, (ddx_hash_kind)s->sb.hash)) &&
+        /* the store looks chunks up in its own index (index_find below) */
+        !(rc = ddx_engine_set_dedup(g.e, 0)) &&
         !(rc = ddx_engine_set_chunk_callback(g.e, collect, &g)) && !(rc = ddx_engine_open(g.e)) &&
         !(rc = ddx_engine_stream_begin(g.e))) {
         if (pthread_create(&th, NULL, feeder, &g) != 0)
