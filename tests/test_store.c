@@ -217,6 +217,14 @@ Test(store, moved_or_copied_store_keeps_its_own_metadata)
     check_store(b, 3, (uint8_t *[]){v[0], v[1], v[3]}, n);
     check_store(c, 3, (uint8_t *[]){v[0], v[1], v[2]}, n);
 
+    /* --meta naming a directory inside the store is inside too */
+    char *f = store_path(tmp, "f"), *fmeta = store_path(tmp, "f/md"), *g = store_path(tmp, "g");
+    init_store(f, fmeta, 0);
+    put_into(f, v[0], n);
+    cr_assert_eq(rename(f, g), 0);
+    put_into(g, v[1], n);
+    check_store(g, 2, v, n);
+
     /* a format 1.0 identity (absolute path) in a copy: the copy uses its own
      * metadata and a writable open rewrites the path as relative */
     char *bmeta = store_path(b, "meta"), *d = store_path(tmp, "d");
@@ -275,6 +283,7 @@ Test(store, moved_or_copied_store_keeps_its_own_metadata)
     rmrf(tmp);
     free(tmp), free(a), free(b), free(c), free(bmeta), free(d), free(did), free(e);
     free(x), free(m), free(y), free(z), free(w), free(own);
+    free(f), free(fmeta), free(g);
 }
 
 /* Feed a pipe with p[0, n) from a thread, in writes of varying odd sizes. */

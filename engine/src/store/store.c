@@ -1411,19 +1411,21 @@ int ddx_store_init(const char *dir, const ddx_store_params *p, char *why, size_t
         if (!rc && (rc = ddx_io_fsync_dir(absmeta)) != 0)
             snprintf(why, wl, "%s: fsync: %s", absmeta, strerror(rc));
     }
-    /* the metadata's place: relative inside the store, else absolute with
-     * an owner file naming this data directory (see the identity file) */
-    char absdir[PATH_MAX], local[PATH_MAX + 8];
-    int inside = 0;
+    /* the metadata's place: relative when it is inside the store (STORE/meta
+     * or any directory under STORE), else absolute with an owner file naming
+     * this data directory (see the identity file) */
+    char absdir[PATH_MAX];
+    const char *rel = NULL;
     if (!rc && !realpath(dir, absdir))
         snprintf(why, wl, "%s: %s", dir, strerror(rc = errno));
     if (!rc) {
-        snprintf(local, sizeof local, "%s/" ID_META_LOCAL, absdir);
-        inside = !strcmp(local, absmeta);
+        size_t l = strlen(absdir);
+        if (!strncmp(absmeta, absdir, l) && (absmeta[l] == '/' || !absmeta[l]))
+            rel = absmeta[l] ? absmeta + l + 1 : ".";
     }
-    if (!rc && !inside)
+    if (!rc && !rel)
         rc = owner_write(absmeta, sb.uuid, absdir, why, wl);
-    if (!rc && (rc = write_id_file(dir, sb.uuid, inside ? ID_META_LOCAL : absmeta, why, wl)) == 0 &&
+    if (!rc && (rc = write_id_file(dir, sb.uuid, rel ? rel : absmeta, why, wl)) == 0 &&
         (rc = ddx_io_fsync_dir(dir)) != 0)
         snprintf(why, wl, "%s: fsync: %s", dir, strerror(rc));
     free(meta);
