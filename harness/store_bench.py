@@ -10,7 +10,13 @@ Data: DIR/usr-*.tar (made by datasets/usr_versions.py if DIR has none; by
 default in /dev/shm so reads come from memory). For each version in order,
 every tool ingests it (tools in rotating order, so no tool always runs on a
 cold or warm machine; a sync before each ingest, so none pays for the
-previous tool's writeback); then each repository's size on disk is taken, and the
+previous tool's writeback). The whole ingest sequence runs --rounds times
+(default: as many as there are tools) into fresh repositories, the rotation
+shifted by one each round, so every tool ingests every version once in each
+position of the order: the first version writes everything, and this VM's
+disk slows down after sustained writes, so a single run penalises whichever
+tool comes last on it. Each version's time is the median over the rounds
+(every sample kept). Then each repository's size on disk is taken, and the
 last version is restored by each tool: once untimed (it warms the page cache
 with the repository), then --restore-reps timed times, interleaved across
 tools, the median reported and every sample kept. Restores go into tmpfs, so
@@ -108,6 +114,8 @@ def main():
     ap.add_argument("--work", default="/var/tmp/ddx-store-bench")
     ap.add_argument("--out", default="results/store-bench.json")
     ap.add_argument("--build", default="build")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="ingest sequences, the rotation shifted each round (0: one per tool)")
     ap.add_argument("--restore-reps", type=int, default=5,
                     help="timed restores per tool, interleaved across tools; the median is reported")
     ap.add_argument("--restore-dir", default="/dev/shm/ddx-store-bench-restore",
@@ -126,26 +134,33 @@ def main():
         if not shutil.which(exe) and not os.access(exe, os.X_OK):
             sys.exit(f"store_bench: {exe} not found (make deps installs restic and borgbackup; "
                      f"make builds ddx)")
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
     tools = [Tool(n, os.path.join(a.work, n), os.path.abspath(a.build)) for n in names]
-    for t in tools:
-        t.init()
+    rounds = a.rounds or len(tools)
     sizes = [os.path.getsize(f) for f in files]
-    res = {t.name: {"ingest_s": [], "ingest_rss_kib": []} for t in tools}
-    for k, f in enumerate(files, 1):
-        order = tools[k % len(tools):] + tools[:k % len(tools)]
-        for t in order:
-            subprocess.run(["cat", f], stdout=subprocess.DEVNULL, check=True)  # warm
-            # Every tool syncs what it writes before it returns, but the disk
-            # may still be busy with the previous tool's writeback (other files,
-            # journal): sync first, so no tool's time includes another's writes.
-            os.sync()
-            wall, rss = t.put(k, f)
-            res[t.name]["ingest_s"].append(wall)
-            res[t.name]["ingest_rss_kib"].append(rss)
-            print(f"v{k} {t.name:8} {sizes[k - 1] / wall / 1e6:8.1f} MB/s  rss {rss / 1024:.0f} MiB",
-                  flush=True)
+    res = {t.name: {"ingest_s_all": [], "ingest_rss_kib": [0] * len(files)} for t in tools}
+    for r in range(rounds):
+        shutil.rmtree(a.work, ignore_errors=True)
+        os.makedirs(a.work)
+        for t in tools:
+            t.init()
+            res[t.name]["ingest_s_all"].append([])
+        for k, f in enumerate(files, 1):
+            s = (k + r) % len(tools)
+            for t in tools[s:] + tools[:s]:
+                subprocess.run(["cat", f], stdout=subprocess.DEVNULL, check=True)  # warm
+                # Every tool syncs what it writes before it returns, but the disk
+                # may still be busy with the previous tool's writeback (other files,
+                # journal): sync first, so no tool's time includes another's writes.
+                os.sync()
+                wall, rss = t.put(k, f)
+                res[t.name]["ingest_s_all"][r].append(wall)
+                res[t.name]["ingest_rss_kib"][k - 1] = max(res[t.name]["ingest_rss_kib"][k - 1],
+                                                           rss)
+                print(f"round {r + 1} v{k} {t.name:8} {sizes[k - 1] / wall / 1e6:8.1f} MB/s  "
+                      f"rss {rss / 1024:.0f} MiB", flush=True)
+    for t in tools:  # per version, the median over the rounds
+        runs = res[t.name]["ingest_s_all"]
+        res[t.name]["ingest_s"] = [statistics.median(x[k] for x in runs) for k in range(len(files))]
     last = files[-1]
     os.sync()  # the ingests' dirty pages must not slow the restores down
     def restore(t):
@@ -181,6 +196,7 @@ def main():
         "schema": "ddx.store-bench/1",
         "command": "harness/store_bench.py " + " ".join(sys.argv[1:]),
         "host": platform.node(), "cpus": os.cpu_count(),
+        "ingest_rounds": rounds,
         "data": {"files": [os.path.basename(f) for f in files], "bytes": sizes,
                  "made_by": f"datasets/usr_versions.py --versions {a.versions} --max-mb {a.max_mb}"},
         "tools": res,
@@ -188,8 +204,9 @@ def main():
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out, "w") as fh:
         json.dump(result, fh, indent=2)
-    print(f"\n{len(files)} versions, {sum(sizes) / 2**30:.2f} GiB in total; ingest: one "
-          f"interleaved run; restore: median of {a.restore_reps} interleaved runs")
+    print(f"\n{len(files)} versions, {sum(sizes) / 2**30:.2f} GiB in total; ingest: per version "
+          f"the median of {rounds} interleaved rounds; restore: median of {a.restore_reps} "
+          f"interleaved runs")
     print(f"{'tool':10}{'ingest MB/s':>13}{'repo MiB':>10}{'dedup':>8}{'restore MB/s':>14}"
           f"{'peak RSS MiB':>14}")
     for t in tools:
