@@ -2686,8 +2686,6 @@ static int chunk_bytes(ddx_store *s, uint64_t id, const uint8_t **out, char *why
     return 0;
 }
 
-static const ddx_store *sort_store; /* qsort has no context argument */
-
 /* ---- restore: forward assembly ----------------------------------------------
  * The recipe is restored in windows of ASM_BYTES of output. For a window,
  * the chunk reads are sorted by (container, offset) and neighbours less than
@@ -2707,10 +2705,14 @@ typedef struct asm_ref {
     size_t dest; /* offset in the window */
 } asm_ref;
 
-static int cmp_ref(const void *a, const void *b)
+/* qsort_r comparators, ctx the store: concurrent gets and verifies, on one
+ * handle or several, each sort with their own (a global here was a race that
+ * ThreadSanitizer found: two stores' gets read each other's chunk tables). */
+static int cmp_ref(const void *a, const void *b, void *ctx)
 {
+    const ddx_store *s = ctx;
     const asm_ref *x = a, *y = b;
-    const chunk *cx = &sort_store->ch[x->id], *cy = &sort_store->ch[y->id];
+    const chunk *cx = &s->ch[x->id], *cy = &s->ch[y->id];
     if (cx->ctr != cy->ctr)
         return cx->ctr < cy->ctr ? -1 : 1;
     return cx->off < cy->off ? -1 : cx->off > cy->off;
@@ -2893,8 +2895,7 @@ static void *asm_reader(void *arg)
             w->refs[w->n++] = (asm_ref){k, v->ids[k], w->used};
             w->used += l;
         }
-        sort_store = s; /* only this thread sorts while a get runs */
-        qsort(w->refs, w->n, sizeof *w->refs, cmp_ref);
+        qsort_r(w->refs, w->n, sizeof *w->refs, cmp_ref, s);
         w->rc = asm_read(s, &j->fc, w->refs, w->n, w->buf, j->range, v, j->pos);
         if (w->rc)
             snprintf(w->err, sizeof w->err, "%s", s->err);
@@ -3107,16 +3108,17 @@ int ddx_store_stat(ddx_store *s, ddx_store_stats *st)
 
 /* ---- verify ------------------------------------------------------------------------------ */
 
-static int cmp_loc(const void *a, const void *b)
+static int cmp_loc(const void *a, const void *b, void *ctx)
 {
-    const chunk *x = &sort_store->ch[*(const uint64_t *)a];
-    const chunk *y = &sort_store->ch[*(const uint64_t *)b];
+    const ddx_store *s = ctx;
+    const chunk *x = &s->ch[*(const uint64_t *)a];
+    const chunk *y = &s->ch[*(const uint64_t *)b];
     if (x->ctr != y->ctr)
         return x->ctr < y->ctr ? -1 : 1;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Live chunk ids sorted by (container, offset). Not reentrant (sort_store). */
+/* Live chunk ids sorted by (container, offset). */
 static uint64_t *live_ids_by_location(const ddx_store *s, uint64_t *n)
 {
     uint64_t *ids = malloc((s->sb.next_chunk ? s->sb.next_chunk : 1) * sizeof *ids);
@@ -3126,8 +3128,7 @@ static uint64_t *live_ids_by_location(const ddx_store *s, uint64_t *n)
     for (uint64_t id = 1; id < s->sb.next_chunk; id++)
         if (s->ch[id].ctr && s->ch[id].ctr != DDX_CTR_ABSENT)
             ids[(*n)++] = id;
-    sort_store = s;
-    qsort(ids, *n, sizeof *ids, cmp_loc);
+    qsort_r(ids, *n, sizeof *ids, cmp_loc, (void *)s);
     return ids;
 }
 
