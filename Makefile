@@ -16,6 +16,10 @@ ifeq ($(SAN),1)
 BUILD ?= build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT ?= -O1
+else ifeq ($(SAN),thread)
+BUILD ?= build/tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPT ?= -O1
 else
 BUILD ?= build
 SANFLAGS :=
@@ -76,6 +80,8 @@ OPENCL ?= 1
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 ifeq ($(SAN),1)
 CUDA ?= emu
+else ifeq ($(SAN),thread)
+CUDA ?= emu
 else ifneq ($(NVCC),)
 CUDA ?= nvcc
 else
@@ -114,6 +120,7 @@ TEST_SRC := $(foreach t,$(TEST_SRC),$(if $(filter $(TEST_NEEDS_$(basename $(notd
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tool_*.c)
 TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
+RACE_BIN := $(BUILD)/tests/race_stress
 
 DEPFLAGS = -MMD -MP
 -include $(LIB_OBJ:.o=.d) $(DATA_OBJ:.o=.d)
@@ -211,6 +218,12 @@ $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libddx.a $(DATA_LIB_OBJ) tests/te
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(DATA_LIB_OBJ) $(BUILD)/libddx.a -lcriterion $(LDFLAGS) $(LDLIBS)
 
+# No Criterion: it cannot run under ThreadSanitizer (tests/race_stress.c)
+$(BUILD)/tests/race_%: tests/race_%.c $(BUILD)/libddx.a tests/testutil.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/tests/tool_%: tests/tool_%.c $(BUILD)/libddx.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
@@ -282,7 +295,11 @@ store-bench: all
 	$(Q)python3 harness/store_bench.py --build $(BUILD)
 
 ## tests: build every test program (no run)
-tests: all $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN) $(BUILD)/microbench
+tests: all $(TEST_BIN) $(TOOL_BIN) $(RACE_BIN) $(FUZZ_BIN) $(BUILD)/microbench
+
+## race-tests: the concurrency stress test under ThreadSanitizer (build/tsan)
+race-tests:
+	$(Q)$(MAKE) --no-print-directory SAN=thread build/tsan/tests/race_stress
 
 ## deps: install the Debian packages and the Python test oracle (idempotent)
 deps:
@@ -293,7 +310,7 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(BUILD)/ddbench run
 
-## test: deps, build, every test (also under ASan+UBSan, and with every ISA compiled out)
+## test: deps, build, every test (also under ASan+UBSan, and with every ISA compiled out; the concurrency stress test under TSan)
 test: deps
 	$(Q)$(MAKE) --no-print-directory check
 
@@ -302,6 +319,7 @@ check:
 	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)$(MAKE) --no-print-directory SAN=1 tests
+	$(Q)$(MAKE) --no-print-directory race-tests
 	$(Q)$(MAKE) --no-print-directory DISABLE_ISA="avx512 avx2 shani" BUILD=build/noisa tests
 	$(Q)tests/run_all.sh build build/san build/noisa
 

@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config libssl-dev libisal-dev libhwloc-dev libck-dev libcriterion-dev
       libbenchmark-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd python3-matplotlib
-      python3-pip hwloc clang-format clang restic borgbackup)
+      python3-pip hwloc clang-format clang restic borgbackup libtsan2)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -40,6 +40,7 @@ for B in "$@"; do
     for t in "$B"/tests/test_*; do
         [ -x "$t" ] && tier "$(basename "$t")" "$t"
     done
+    tier "race_stress ($B)" "$B/tests/race_stress"
     tier "test_cli.sh ($B)" tests/test_cli.sh "$B"
     tier "test_store_cli.sh ($B)" tests/test_store_cli.sh "$B"
     tier "test_sweep.sh ($B)" tests/test_sweep.sh "$B"
@@ -55,6 +56,10 @@ tier "test_pipeline (DDX_CPU_MASK=0)" env DDX_CPU_MASK=0 "$1/tests/test_pipeline
 for t in test_hash_mb test_hash_mb_sha1 test_hash_mb_sha256; do
     tier "$t (DDX_CPU_MASK=0x1d, no SHA-NI)" env DDX_CPU_MASK=0x1d "$1/tests/$t"
 done
+# The concurrency stress test under ThreadSanitizer (make race-tests builds
+# build/tsan): a reported race fails it even when every check passed.
+tier "race_stress (ThreadSanitizer)" env TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp" \
+    build/tsan/tests/race_stress
 # The nvcc build: every architecture, no spills (needs only one run).
 tier "test_cuda_build.sh" tests/test_cuda_build.sh
 # The cross-implementation oracle needs only the optimised build.

@@ -45,6 +45,7 @@
 
 #include "cpu_features.h"
 #include "engine_int.h"
+#include "tsan_annot.h"
 
 #define DEFAULT_BATCH (4u << 20)
 
@@ -218,6 +219,7 @@ void ddx_eng_batch_release(ddx_engine *e, batch *b)
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
         region_put(b->reg);
         b->reg = NULL;
+        DDX_TSAN_RELEASE(b);
         while (!ck_ring_enqueue_mpmc(&e->free_ring, e->free_buf, b))
             ck_pr_stall(); /* cannot stay full: it holds every batch at most once */
         sem_post(&e->free_sem);
@@ -544,6 +546,7 @@ static void try_stitch(worker *w)
     for (;;) {
         if (!ck_spinlock_trylock(&e->stitch_lock))
             return; /* the holder re-checks after unlocking and will see ours */
+        DDX_TSAN_ACQUIRE(&e->stitch_lock);
         batch *head = NULL, **tailp = &head, *b;
         while ((b = ready_next(e)) != NULL) {
             atomic_store(&e->pending[b->seq % e->nbatches], NULL);
@@ -553,6 +556,7 @@ static void try_stitch(worker *w)
             *tailp = b;
             tailp = &b->next_done;
         }
+        DDX_TSAN_RELEASE(&e->stitch_lock);
         ck_spinlock_unlock(&e->stitch_lock);
         while (head) {
             b = head;
@@ -612,6 +616,7 @@ batch *ddx_eng_next_work(ddx_engine *e, int block)
     void *p;
     while (!ck_ring_dequeue_mpmc(&e->work_ring, e->work_buf, &p))
         ck_pr_stall(); /* the semaphore said one is there */
+    DDX_TSAN_ACQUIRE(p);
     return p;
 }
 
@@ -717,6 +722,7 @@ int ddx_engine_open(ddx_engine *e)
             if (!b->own || !b->cuts || !b->fps)
                 return DDX_ENOMEM;
         }
+        DDX_TSAN_RELEASE(b);
         if (!ck_ring_enqueue_mpmc(&e->free_ring, e->free_buf, b))
             return DDX_ENOMEM;
     }
@@ -760,6 +766,7 @@ void ddx_engine_close(ddx_engine *e)
     if (e->w) {
         for (unsigned i = 0; i < e->threads; i++)
             if (e->w[i].started) {
+                DDX_TSAN_RELEASE(&e->stop);
                 while (!ck_ring_enqueue_mpmc(&e->work_ring, e->work_buf, &e->stop))
                     ck_pr_stall();
                 sem_post(&e->work_sem);
@@ -827,6 +834,7 @@ static batch *get_batch(ddx_engine *e)
     void *p;
     while (!ck_ring_dequeue_mpmc(&e->free_ring, e->free_buf, &p))
         ck_pr_stall();
+    DDX_TSAN_ACQUIRE(p);
     batch *b = p;
     b->data = b->own;
     b->reg = NULL;
@@ -847,6 +855,7 @@ static void submit(ddx_engine *e, batch *b, int last)
     atomic_store_explicit(&b->refs, last ? 1 : 2, memory_order_relaxed);
     e->submitted++;
     /* the ring's enqueue is a release: the worker sees the filled batch */
+    DDX_TSAN_RELEASE(b);
     while (!ck_ring_enqueue_mpmc(&e->work_ring, e->work_buf, b))
         ck_pr_stall();
     sem_post(&e->work_sem);

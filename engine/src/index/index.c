@@ -22,6 +22,7 @@
 
 #include "ddx.h"
 #include "index.h"
+#include "tsan_annot.h"
 
 #define ST_EMPTY 0u
 #define ST_BUSY 1u
@@ -135,14 +136,19 @@ void ddx_index_unregister(ddx_index *ix, ddx_index_thread *t)
     ck_brlock_read_unregister(&ix->lock, &t->reader);
 }
 
+/* For TSan (tsan_annot.h): readers release to the grower at &ix->grows
+ * and the grower releases to readers at ->lock; readers are not ordered
+ * with each other. */
 void ddx_index_enter(ddx_index *ix, ddx_index_thread *t)
 {
     ck_brlock_read_lock(&ix->lock, &t->reader);
+    DDX_TSAN_ACQUIRE(&ix->lock);
 }
 
 void ddx_index_leave(ddx_index *ix, ddx_index_thread *t)
 {
-    (void)ix;
+    (void)ix; /* TSan builds only */
+    DDX_TSAN_RELEASE(&ix->grows);
     ck_brlock_read_unlock(&t->reader);
 }
 
@@ -221,6 +227,7 @@ int ddx_index_grow(ddx_index *ix)
     /* Waits until every registered thread has left: after this no one reads
      * ix->slots or ix->cap, which we replace. */
     ck_brlock_write_lock(&ix->lock);
+    DDX_TSAN_ACQUIRE(&ix->grows);
     if (!ddx_index_wants_grow(ix))
         goto out; /* another thread grew it first */
     uint64_t ncap = ix->cap * 2;
@@ -247,6 +254,7 @@ int ddx_index_grow(ddx_index *ix)
     free_slots(old, ocap, ix->slot_size);
     atomic_fetch_add_explicit(&ix->grows, 1, memory_order_relaxed);
 out:
+    DDX_TSAN_RELEASE(&ix->lock);
     ck_brlock_write_unlock(&ix->lock);
     return rc;
 }
