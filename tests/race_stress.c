@@ -14,7 +14,10 @@
  *             one winner per fingerprint, every thread sees its value.
  *   pipeline  the engine with more workers than cores, small batches and
  *             random feed sizes (many ring hand-overs and stitches) against
- *             a sequential chunk-and-hash of the same bytes, dedup on and off.
+ *             a sequential chunk-and-hash of the same bytes, dedup on and off;
+ *             then through the GPU driver (its feeder thread and streams):
+ *             OpenCL (PoCL on the CPU), and CUDA where a device is present
+ *             (the sanitizer builds' CUDA emulation is one).
  *   store     a writer puts versions while reader threads, each with its own
  *             read-only handle, list and restore the latest versions.
  *
@@ -203,9 +206,10 @@ static int by_position(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* The engine over the streams; 0 on success, the chunk list sorted. */
-static int run_engine(const uint8_t *const *p, const size_t *n, size_t ns, int dedup,
-                      chunk_list *out, ddx_stats *st)
+/* The engine over the streams on backend be; 0 on success, the chunk list
+ * sorted. */
+static int run_engine(ddx_backend_kind be, const uint8_t *const *p, const size_t *n, size_t ns,
+                      int dedup, chunk_list *out, ddx_stats *st)
 {
     ddx_engine *e;
     int rc = ddx_engine_create(&e);
@@ -214,7 +218,8 @@ static int run_engine(const uint8_t *const *p, const size_t *n, size_t ns, int d
     out->n = 0;
     if (!(rc = ddx_engine_set_chunker(e, DDX_CHUNKER_FASTCDC, 2048, 8192, 65536)) &&
         !(rc = ddx_engine_set_hash(e, DDX_HASH_SHA256)) && !(rc = ddx_engine_set_threads(e, 4)) &&
-        !(rc = ddx_engine_set_batch_size(e, 64 << 10)) && !(rc = ddx_engine_set_pinning(e, 0)) &&
+        !(rc = ddx_engine_set_batch_size(e, be == DDX_BACKEND_CPU ? 64 << 10 : 256 << 10)) &&
+        !(rc = ddx_engine_set_backend(e, be, 0)) && !(rc = ddx_engine_set_pinning(e, 0)) &&
         !(rc = ddx_engine_set_dedup(e, dedup)) &&
         !(rc = ddx_engine_set_chunk_callback(e, collect, out)) && !(rc = ddx_engine_open(e))) {
         uint64_t s = tu_seed() + 3;
@@ -237,6 +242,35 @@ static int run_engine(const uint8_t *const *p, const size_t *n, size_t ns, int d
     ddx_engine_close(e);
     qsort(out->v, out->n, sizeof *out->v, by_position);
     return rc;
+}
+
+/* Run the engine on backend be over the two streams and compare with ref. */
+static int same_as_reference(ddx_backend_kind be, const uint8_t *const *p, const size_t *len,
+                             int dedup, const chunk_list *ref)
+{
+    chunk_list got = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+    ddx_stats st;
+    const char *bn = ddx_backend_name(be);
+    int rc = run_engine(be, p, len, 2, dedup, &got, &st);
+    int ok = check(!rc, "%s (dedup %d): %s", bn, dedup, ddx_strerror(rc));
+    ok &= check(got.n == ref->n, "%s (dedup %d): %zu chunks, reference %zu", bn, dedup, got.n,
+                ref->n);
+    size_t fresh = 0;
+    for (size_t i = 0; ok && i < got.n; i++) {
+        const ddx_chunk *x = &got.v[i], *y = &ref->v[i];
+        ok &= check(x->stream == y->stream && x->offset == y->offset && x->length == y->length &&
+                        !memcmp(x->fp, y->fp, 32),
+                    "%s (dedup %d): chunk %zu differs from the reference", bn, dedup, i);
+        fresh += x->is_new;
+    }
+    if (ok && dedup)
+        ok &= check(fresh == st.unique_chunks && fresh < got.n,
+                    "%s: %zu chunks reported new, %llu unique, %zu in all", bn, fresh,
+                    (unsigned long long)st.unique_chunks, got.n);
+    if (ok && !dedup)
+        ok &= check(fresh == got.n, "%s (dedup off): %zu of %zu new", bn, fresh, got.n);
+    free(got.v);
+    return ok;
 }
 
 static void scenario_pipeline(void)
@@ -267,32 +301,26 @@ static void scenario_pipeline(void)
         }
     if (ok)
         ddx_hasher_free(&h);
-    for (int dedup = 1; dedup >= 0 && ok; dedup--) {
-        chunk_list got = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
-        ddx_stats st;
-        int rc = run_engine(p, len, 2, dedup, &got, &st);
-        ok &= check(!rc, "pipeline (dedup %d): %s", dedup, ddx_strerror(rc));
-        ok &= check(got.n == ref.n, "pipeline (dedup %d): %zu chunks, reference %zu", dedup, got.n,
-                    ref.n);
-        size_t fresh = 0;
-        for (size_t i = 0; ok && i < got.n; i++) {
-            const ddx_chunk *x = &got.v[i], *y = &ref.v[i];
-            ok &= check(x->stream == y->stream && x->offset == y->offset &&
-                            x->length == y->length && !memcmp(x->fp, y->fp, 32),
-                        "pipeline (dedup %d): chunk %zu differs from the reference", dedup, i);
-            fresh += x->is_new;
+    for (int dedup = 1; dedup >= 0 && ok; dedup--)
+        ok &= same_as_reference(DDX_BACKEND_CPU, p, len, dedup, &ref);
+    report("pipeline: 4 workers, 64 KiB batches, random feeds == sequential reference", ok);
+    for (int b = DDX_BACKEND_CUDA; b <= DDX_BACKEND_OPENCL && ok; b++) {
+        char why[256], name[96];
+        snprintf(name, sizeof name,
+                 "pipeline: the %s driver, 256 KiB batches == sequential reference",
+                 ddx_backend_name((ddx_backend_kind)b));
+        if (ddx_backend_probe((ddx_backend_kind)b, 0, why, sizeof why) <= 0) {
+            /* CUDA needs a device or the emulation; PoCL comes with make deps */
+            if (b == DDX_BACKEND_OPENCL)
+                report(name, check(0, "no OpenCL device: %s", why));
+            else
+                printf("SKIP %s (%s)\n", name, why);
+            continue;
         }
-        if (ok && dedup)
-            ok &= check(fresh == st.unique_chunks && fresh < got.n,
-                        "pipeline: %zu chunks reported new, %llu unique, %zu in all", fresh,
-                        (unsigned long long)st.unique_chunks, got.n);
-        if (ok && !dedup)
-            ok &= check(fresh == got.n, "pipeline (dedup off): %zu of %zu new", fresh, got.n);
-        free(got.v);
+        report(name, same_as_reference((ddx_backend_kind)b, p, len, 1, &ref));
     }
     free(ref.v);
     free(a);
-    report("pipeline: 4 workers, 64 KiB batches, random feeds == sequential reference", ok);
 }
 
 /* ---- store ------------------------------------------------------------------ */
