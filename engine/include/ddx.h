@@ -324,6 +324,12 @@ DDX_API void ddx_engine_close(ddx_engine *e);
  * writer gets DDX_ELOCKED); any number of readers, also while a put runs:
  * readers see the versions committed when they opened the store.
  *
+ * Threads. A ddx_store handle is not thread-safe: one thread at a time calls
+ * ddx_store_* on it (a put and a get use threads of their own inside).
+ * Threads that work at the same time open handles of their own, readers
+ * beside the writer, in one process or several (tests/race_stress.c does,
+ * under ThreadSanitizer).
+ *
  * Errors: the usual codes plus DDX_ECORRUPT (a checksum or structure check
  * failed), DDX_ELOCKED, DDX_EFORMAT (a newer or unknown format), DDX_ENOENT
  * (no such store, name or version). ddx_store_errmsg() gives one line naming
