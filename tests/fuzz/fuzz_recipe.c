@@ -8,13 +8,16 @@
  *   - a superblock file (META/super): ddx_super_decode on the slot at 0
  *     and, when the input has 1024 bytes, on the slot at 512 - once as is
  *     and once with the slot's CRC recomputed, so that mutated fields get
- *     past the checksum.
+ *     past the checksum;
+ *   - a path file (STORE/ddx-store or META/owner): ddx_pathf_decode with
+ *     either magic, as is and with its CRC recomputed.
  *
  * Invariants (abort() when broken): decoders return 0, DDX_ECORRUPT or
  * DDX_EFORMAT and say why on failure (and the same without a buffer for
  * the reason); decoded recipe ids and VERSION
  * payloads re-encode to the bytes they came from (one encoding per value);
- * a decoded superblock survives encode + decode unchanged.
+ * a decoded superblock survives encode + decode unchanged; a decoded path
+ * file's path lies inside the input and re-encodes to the input's bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,6 +124,52 @@ static void super_slot(const uint8_t *slot, size_t n)
         super(copy, sizeof copy);
 }
 
+static void pathf(const uint8_t *p, size_t n, const char *magic)
+{
+    ddx_pathf f;
+    char why[256] = "";
+    int rc = ddx_pathf_decode(p, n, magic, "store", 1, &f, why, sizeof why);
+    check_rc(rc, why);
+    if (ddx_pathf_decode(p, n, magic, "store", 1, &f, NULL, 0) != rc)
+        abort();
+    if (rc)
+        return;
+    if (f.path != (const char *)p + 30 || f.path_len + DDX_PATHF_FIXED != n ||
+        memchr(f.path, 0, f.path_len))
+        abort();
+    char *path = malloc(f.path_len + 1);
+    if (!path)
+        abort();
+    memcpy(path, f.path, f.path_len);
+    path[f.path_len] = 0;
+    ddx_pathf g = f;
+    g.path = path;
+    size_t m;
+    uint8_t *enc = ddx_pathf_encode(magic, &g, &m);
+    if (!enc || m != n || memcmp(enc, p, n))
+        abort();
+    free(enc);
+    free(path);
+}
+
+static void pathf_both(const uint8_t *p, size_t n)
+{
+    for (int k = 0; k < 2; k++) {
+        const char *magic = k ? DDX_OWNER_MAGIC : DDX_ID_MAGIC;
+        pathf(p, n, magic);
+        if (n < DDX_PATHF_FIXED || n > DDX_PATHF_FIXED + 65535)
+            continue;
+        uint8_t *copy = malloc(n);
+        if (!copy)
+            abort();
+        memcpy(copy, p, n);
+        ddx_put32(copy + n - 4, ddx_crc32c(0, copy, n - 4));
+        if (memcmp(copy, p, n))
+            pathf(copy, n, magic);
+        free(copy);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint32_t len = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
@@ -129,5 +178,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     super_slot(data, size < DDX_SUPER_SLOT ? size : DDX_SUPER_SLOT);
     if (size >= 2 * DDX_SUPER_SLOT)
         super_slot(data + DDX_SUPER_SLOT, DDX_SUPER_SLOT);
+    pathf_both(data, size);
     return 0;
 }

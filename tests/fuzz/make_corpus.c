@@ -564,6 +564,45 @@ static void rm_rf(const char *dir)
         fprintf(stderr, "make_corpus: could not remove %s\n", dir);
 }
 
+/* ---- path files: the identity and the owner (fuzz_recipe decodes both) ------------------ */
+
+/* A path file with the given fields, CRC right (hostile values behind it). */
+static void pathf_seed(const char *name, const char *magic, uint16_t major, const uint8_t uuid[16],
+                       const char *path, int nul_at)
+{
+    ddx_pathf f = {major, 0, {0}, path, 0};
+    memcpy(f.uuid, uuid, 16);
+    size_t n;
+    uint8_t *b = ddx_pathf_encode(magic, &f, &n);
+    if (!b)
+        die("encoding %s", name);
+    if (nul_at >= 0) { /* a NUL inside the path */
+        b[30 + nul_at] = 0;
+        ddx_put32(b + n - 4, ddx_crc32c(0, b, n - 4));
+    }
+    seed("recipe", name, b, n);
+    free(b);
+}
+
+static void pathf_seeds(const uint8_t *id, size_t n)
+{
+    ddx_pathf f;
+    char why[256];
+    if (ddx_pathf_decode(id, n, DDX_ID_MAGIC, "store", DDX_FMT_MAJOR, &f, why, sizeof why))
+        die("ddx-store: %s", why);
+    seed("recipe", "pathf-identity", id, n); /* "meta", relative to the store */
+    pathf_seed("pathf-identity-absolute", DDX_ID_MAGIC, 1, f.uuid, "/srv/ddx-meta", -1);
+    pathf_seed("pathf-owner", DDX_OWNER_MAGIC, 1, f.uuid, "/srv/backup", -1);
+    pathf_seed("pathf-owner-major-2", DDX_OWNER_MAGIC, 2, f.uuid, "/srv/backup", -1);
+    pathf_seed("pathf-identity-nul", DDX_ID_MAGIC, 1, f.uuid, "meta/x", 4);
+    uint8_t b[64];
+    memcpy(b, id, n < sizeof b ? n : sizeof b);
+    ddx_put16(b + 28, 200); /* a path length past the end, CRC right */
+    ddx_put32(b + n - 4, ddx_crc32c(0, b, n - 4));
+    seed("recipe", "pathf-length-past-end", b, n);
+    seed("recipe", "pathf-short-33", id, n < 33 ? n : 33);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(out_dir, sizeof out_dir, "%s", argc > 1 ? argv[1] : "tests/fuzz/corpus");
@@ -600,11 +639,17 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/data/%08x.ctr", s256, sb.open_ctr);
     uint8_t *open = read_file(path, &open_n);
 
+    size_t id_n;
+    snprintf(path, sizeof path, "%s/ddx-store", s256);
+    uint8_t *id = read_file(path, &id_n);
+
     log_seeds(log, log_n, log1, log1_n);
     container_seeds(sealed, sealed_n, open, open_n);
     recipe_seeds(log, log_n, super, super_n);
+    pathf_seeds(id, id_n);
     printf("%u seeds in %s\n", seeds, out_dir);
 
+    free(id);
     free(log);
     free(log1);
     free(super);

@@ -52,7 +52,6 @@
 #include "store_fmt.h"
 #include "store_io.h"
 
-#define ID_MAGIC "DDXSTORE"
 #define ID_FILE "ddx-store"
 #define WBUF (1u << 20)        /* container write buffer */
 #define SEALED_MAX 64          /* sealed containers awaiting their fdatasync */
@@ -219,9 +218,7 @@ static int name_ok(const char *name)
  * writable open rewrites it in the relative form. With --meta elsewhere the
  * path stays absolute and META/owner names the data directory the metadata
  * belongs to (claim_meta). */
-#define ID_MINOR 1
 #define ID_META_LOCAL "meta"
-#define OWNER_MAGIC "DDXOWNER"
 #define OWNER_FILE "owner"
 
 /* Write a small file crash-safely: name.tmp, synced, renamed over name,
@@ -261,29 +258,21 @@ static int write_file_atomic(const char *dir, const char *name, const uint8_t *b
     return rc;
 }
 
-/* The identity file's bytes (malloc'ed, *n long) for uuid and meta path. */
-static uint8_t *id_encode(const uint8_t uuid[16], const char *meta, size_t *n)
+/* A path file's bytes (malloc'ed, *n long): the identity (DDX_ID_MAGIC,
+ * the metadata's path) or the owner (DDX_OWNER_MAGIC, the data directory). */
+static uint8_t *pathf_bytes(const char *magic, const uint8_t uuid[16], const char *path, size_t *n)
 {
-    size_t ml = strlen(meta);
-    *n = 8 + 4 + 16 + 2 + ml + 4;
-    uint8_t *b = malloc(*n);
-    if (!b)
-        return NULL;
-    memcpy(b, ID_MAGIC, 8);
-    ddx_put16(b + 8, DDX_FMT_MAJOR);
-    ddx_put16(b + 10, ID_MINOR);
-    memcpy(b + 12, uuid, 16);
-    ddx_put16(b + 28, (uint16_t)ml);
-    memcpy(b + 30, meta, ml);
-    ddx_put32(b + 30 + ml, ddx_crc32c(0, b, 30 + ml));
-    return b;
+    int id = !strcmp(magic, DDX_ID_MAGIC);
+    ddx_pathf f = {id ? DDX_FMT_MAJOR : 1, id ? DDX_ID_MINOR : 0, {0}, path, 0};
+    memcpy(f.uuid, uuid, 16);
+    return ddx_pathf_encode(magic, &f, n);
 }
 
 static int write_id_file(const char *dir, const uint8_t uuid[16], const char *meta, char *why,
                          size_t wl)
 {
     size_t n;
-    uint8_t *b = id_encode(uuid, meta, &n);
+    uint8_t *b = pathf_bytes(DDX_ID_MAGIC, uuid, meta, &n);
     char *p = path_join(dir, ID_FILE);
     int rc = b && p ? 0 : DDX_ENOMEM;
     int fd = rc ? -1 : ddx_io_get()->open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -302,14 +291,35 @@ static int write_id_file(const char *dir, const uint8_t uuid[16], const char *me
     return rc;
 }
 
-/* snprintf to why, returning rc: fail() for code that has no handle yet. */
-__attribute__((format(printf, 4, 5))) static int say(char *why, size_t wl, int rc, const char *fmt,
-                                                     ...)
+/* Read and decode the path file `file` (identity or owner): its uuid and
+ * path (*path malloc'ed). DDX_ENOENT if it does not exist; other failures
+ * put "FILE: reason" in why. */
+static int pathf_read(const char *file, const char *magic, const char *noun, uint16_t max_major,
+                      uint8_t uuid[16], char **path, char *why, size_t wl)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, wl, fmt, ap);
-    va_end(ap);
+    *path = NULL;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(why, wl, "%s: %s", file, strerror(e));
+        return e == ENOENT ? DDX_ENOENT : e;
+    }
+    uint8_t b[DDX_PATHF_FIXED + PATH_MAX];
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    ddx_pathf f;
+    char r[160];
+    int rc =
+        n < 0 ? errno : ddx_pathf_decode(b, (size_t)n, magic, noun, max_major, &f, r, sizeof r);
+    if (rc)
+        snprintf(why, wl, "%s: %s", file, rc > 0 ? strerror(rc) : r);
+    else if (!(*path = malloc(f.path_len + 1)))
+        rc = DDX_ENOMEM;
+    else {
+        memcpy(uuid, f.uuid, 16);
+        memcpy(*path, f.path, f.path_len);
+        (*path)[f.path_len] = 0;
+    }
     return rc;
 }
 
@@ -317,45 +327,15 @@ __attribute__((format(printf, 4, 5))) static int say(char *why, size_t wl, int r
  * (*meta malloc'ed). On failure, why names the file and the field. */
 static int id_read(const char *dir, uint8_t uuid[16], char **meta, char *why, size_t wl)
 {
-    *meta = NULL;
     char *p = path_join(dir, ID_FILE);
     if (!p)
         return DDX_ENOMEM;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        struct stat st;
-        int rc = e == ENOENT ? DDX_ENOENT : e;
-        if (e == ENOENT && stat(dir, &st) == 0)
-            snprintf(why, wl, "%s: not a ddx store (no %s; create one with ddx init)", dir,
-                     ID_FILE);
-        else
-            snprintf(why, wl, "%s: %s", e == ENOENT ? dir : p, strerror(e));
-        free(p);
-        return rc;
-    }
-    uint8_t b[8 + 4 + 16 + 2 + PATH_MAX + 4];
-    ssize_t n = read(fd, b, sizeof b);
-    close(fd);
-    int rc = 0;
-    size_t ml = n >= 34 ? ddx_get16(b + 28) : 0;
-    if (n < 34 || memcmp(b, ID_MAGIC, 8))
-        rc = say(why, wl, DDX_ECORRUPT, "%s: not a ddx store identity file (bad magic or size)", p);
-    else if (ddx_get16(b + 8) != DDX_FMT_MAJOR)
-        rc = say(why, wl, ddx_get16(b + 8) > DDX_FMT_MAJOR ? DDX_EFORMAT : DDX_ECORRUPT,
-                 "%s: store format %u.%u; this ddx reads format %d", p, ddx_get16(b + 8),
-                 ddx_get16(b + 10), DDX_FMT_MAJOR);
-    else if ((size_t)n != 34 + ml || ml == 0 || memchr(b + 30, 0, ml))
-        rc = say(why, wl, DDX_ECORRUPT, "%s: meta path length %zu does not match the file", p, ml);
-    else if (ddx_get32(b + 30 + ml) != ddx_crc32c(0, b, 30 + ml))
-        rc = say(why, wl, DDX_ECORRUPT, "%s: checksum mismatch", p);
-    else if (!(*meta = malloc(ml + 1)))
-        rc = DDX_ENOMEM;
-    else {
-        memcpy(uuid, b + 12, 16);
-        memcpy(*meta, b + 30, ml);
-        (*meta)[ml] = 0;
-    }
+    int rc = pathf_read(p, DDX_ID_MAGIC, "store", DDX_FMT_MAJOR, uuid, meta, why, wl);
+    struct stat st;
+    if (rc == DDX_ENOENT && stat(dir, &st) == 0)
+        snprintf(why, wl, "%s: not a ddx store (no %s; create one with ddx init)", dir, ID_FILE);
+    else if (rc == DDX_ENOENT)
+        snprintf(why, wl, "%s: %s", dir, strerror(ENOENT));
     free(p);
     return rc;
 }
@@ -389,28 +369,11 @@ static int read_id_file(ddx_store *s, uint8_t uuid[16])
  * magic "DDXOWNER", u16 major 1, u16 minor 0, uuid[16], u16 path length, the
  * data directory's absolute path, u32 CRC-32C of everything before it. */
 
-static uint8_t *owner_encode(const uint8_t uuid[16], const char *dir, size_t *n)
-{
-    size_t l = strlen(dir);
-    *n = 8 + 4 + 16 + 2 + l + 4;
-    uint8_t *b = malloc(*n);
-    if (!b)
-        return NULL;
-    memcpy(b, OWNER_MAGIC, 8);
-    ddx_put16(b + 8, 1);
-    ddx_put16(b + 10, 0);
-    memcpy(b + 12, uuid, 16);
-    ddx_put16(b + 28, (uint16_t)l);
-    memcpy(b + 30, dir, l);
-    ddx_put32(b + 30 + l, ddx_crc32c(0, b, 30 + l));
-    return b;
-}
-
 static int owner_write(const char *meta, const uint8_t uuid[16], const char *dir, char *why,
                        size_t wl)
 {
     size_t n;
-    uint8_t *b = owner_encode(uuid, dir, &n);
+    uint8_t *b = pathf_bytes(DDX_OWNER_MAGIC, uuid, dir, &n);
     int rc = b ? write_file_atomic(meta, OWNER_FILE, b, n, why, wl) : DDX_ENOMEM;
     free(b);
     return rc;
@@ -420,40 +383,19 @@ static int owner_write(const char *meta, const uint8_t uuid[16], const char *dir
  * no owner file (metadata created before it existed). */
 static int owner_read(ddx_store *s, const uint8_t uuid[16], char **dir)
 {
-    *dir = NULL;
     char *p = path_join(s->meta, OWNER_FILE);
     if (!p)
         return DDX_ENOMEM;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        int rc = e == ENOENT ? DDX_ENOENT : fail(s, e, "%s: %s", p, strerror(e));
-        free(p);
-        return rc;
-    }
-    uint8_t b[8 + 4 + 16 + 2 + PATH_MAX + 4];
-    ssize_t n = read(fd, b, sizeof b);
-    close(fd);
-    size_t l = n >= 34 ? ddx_get16(b + 28) : 0;
-    int rc = 0;
-    if (n < 34 || memcmp(b, OWNER_MAGIC, 8))
-        rc = fail(s, DDX_ECORRUPT, "%s: not a ddx owner file (bad magic or size)", p);
-    else if (ddx_get16(b + 8) != 1)
-        rc = fail(s, ddx_get16(b + 8) > 1 ? DDX_EFORMAT : DDX_ECORRUPT,
-                  "%s: owner format %u.%u; this ddx reads format 1", p, ddx_get16(b + 8),
-                  ddx_get16(b + 10));
-    else if ((size_t)n != 34 + l || l == 0 || b[30] != '/' || memchr(b + 30, 0, l))
-        rc = fail(s, DDX_ECORRUPT, "%s: path length %zu does not match the file", p, l);
-    else if (ddx_get32(b + 30 + l) != ddx_crc32c(0, b, 30 + l))
-        rc = fail(s, DDX_ECORRUPT, "%s: checksum mismatch", p);
-    else if (memcmp(b + 12, uuid, 16))
+    uint8_t u[16];
+    int rc = pathf_read(p, DDX_OWNER_MAGIC, "owner", 1, u, dir, s->err, sizeof s->err);
+    if (!rc && (*dir)[0] != '/')
+        rc = fail(s, DDX_ECORRUPT, "%s: the data directory is not an absolute path", p);
+    else if (!rc && memcmp(u, uuid, 16))
         rc = fail(s, DDX_ECORRUPT,
                   "%s: belongs to another store (uuid differs from %s/" ID_FILE ")", p, s->dir);
-    else if (!(*dir = malloc(l + 1)))
-        rc = DDX_ENOMEM;
-    else {
-        memcpy(*dir, b + 30, l);
-        (*dir)[l] = 0;
+    if (rc && rc != DDX_ENOENT) {
+        free(*dir);
+        *dir = NULL;
     }
     free(p);
     return rc;
@@ -497,7 +439,7 @@ static int claim_meta(ddx_store *s, const uint8_t uuid[16])
 static int id_relative(ddx_store *s, const uint8_t uuid[16])
 {
     size_t n;
-    uint8_t *b = id_encode(uuid, ID_META_LOCAL, &n);
+    uint8_t *b = pathf_bytes(DDX_ID_MAGIC, uuid, ID_META_LOCAL, &n);
     int rc = b ? write_file_atomic(s->dir, ID_FILE, b, n, s->err, sizeof s->err) : DDX_ENOMEM;
     free(b);
     return rc;

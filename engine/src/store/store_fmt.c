@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -294,6 +295,50 @@ int ddx_version_decode(const uint8_t *p, uint32_t len, ddx_version_rec *v, char 
     v->name[nl] = 0;
     if (v->number == 0)
         return bad(why, why_len, DDX_ECORRUPT, "version record: number 0");
+    return 0;
+}
+
+/* ---- path files (identity, owner) ------------------------------------------------ */
+
+uint8_t *ddx_pathf_encode(const char magic[8], const ddx_pathf *f, size_t *out_len)
+{
+    size_t l = strlen(f->path);
+    if (l > UINT16_MAX)
+        return NULL;
+    uint8_t *b = malloc(DDX_PATHF_FIXED + l);
+    if (!b)
+        return NULL;
+    memcpy(b, magic, 8);
+    ddx_put16(b + 8, f->major);
+    ddx_put16(b + 10, f->minor);
+    memcpy(b + 12, f->uuid, 16);
+    ddx_put16(b + 28, (uint16_t)l);
+    memcpy(b + 30, f->path, l);
+    ddx_put32(b + 30 + l, ddx_crc32c(0, b, 30 + l));
+    *out_len = DDX_PATHF_FIXED + l;
+    return b;
+}
+
+int ddx_pathf_decode(const uint8_t *in, size_t n, const char magic[8], const char *noun,
+                     uint16_t max_major, ddx_pathf *f, char *why, size_t why_len)
+{
+    if (n < DDX_PATHF_FIXED || memcmp(in, magic, 8))
+        return bad(why, why_len, DDX_ECORRUPT, "not a ddx %s file (bad magic or size)",
+                   !strcmp(noun, "store") ? "store identity" : noun);
+    f->major = ddx_get16(in + 8);
+    f->minor = ddx_get16(in + 10);
+    if (f->major == 0 || f->major > max_major)
+        return bad(why, why_len, f->major ? DDX_EFORMAT : DDX_ECORRUPT,
+                   "%s format %u.%u; this ddx reads format %u", noun, f->major, f->minor,
+                   max_major);
+    size_t l = ddx_get16(in + 28);
+    if (n != DDX_PATHF_FIXED + l || l == 0 || memchr(in + 30, 0, l))
+        return bad(why, why_len, DDX_ECORRUPT, "path length %zu does not match the file", l);
+    if (ddx_get32(in + 30 + l) != ddx_crc32c(0, in, 30 + l))
+        return bad(why, why_len, DDX_ECORRUPT, "checksum mismatch");
+    memcpy(f->uuid, in + 12, 16);
+    f->path = (const char *)(in + 30);
+    f->path_len = l;
     return 0;
 }
 

@@ -27,6 +27,29 @@
 #define DDX_FMT_MAJOR_LOGGEN 3
 #define DDX_FEAT_ABSENT 1u
 
+/* ---- path files: STORE/ddx-store (the identity: where the metadata lives)
+ * and META/owner (with --meta elsewhere: which data directory it belongs to)
+ * share one layout: magic[8], u16 major, u16 minor, uuid[16], u16 path
+ * length L, the path (L bytes, no NUL), u32 CRC-32C of everything before. */
+#define DDX_PATHF_FIXED 34 /* bytes besides the path */
+#define DDX_ID_MAGIC "DDXSTORE"
+#define DDX_ID_MINOR 1 /* 1: the meta path may be relative to STORE */
+#define DDX_OWNER_MAGIC "DDXOWNER"
+typedef struct ddx_pathf {
+    uint16_t major, minor;
+    uint8_t uuid[16];
+    const char *path; /* encode: NUL-terminated; decode: into the input, path_len bytes */
+    size_t path_len;
+} ddx_pathf;
+/* The file's bytes (DDX_PATHF_FIXED + strlen(f->path), malloc'ed) into *out. */
+uint8_t *ddx_pathf_encode(const char magic[8], const ddx_pathf *f, size_t *out_len);
+/* Checks, in this order: magic and size, the major (above max_major:
+ * DDX_EFORMAT, "NOUN format M.m; this ddx reads format N"; 0: DDX_ECORRUPT),
+ * the path length against the size (no NUL in the path), the checksum.
+ * noun names the file in messages ("store", "owner"). */
+int ddx_pathf_decode(const uint8_t *in, size_t n, const char magic[8], const char *noun,
+                     uint16_t max_major, ddx_pathf *f, char *why, size_t why_len);
+
 /* ---- superblock: two slots of 512 bytes; commit N is written to slot N % 2 */
 #define DDX_SUPER_SLOT 512
 typedef struct ddx_super {
