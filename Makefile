@@ -213,13 +213,13 @@ $(BUILD)/ddx-datagen: $(BUILD)/obj/datasets/datagen_main.o $(DATA_LIB_OBJ) $(BUI
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libddx.a $(DATA_LIB_OBJ) tests/testutil.h tests/store_testutil.h
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libddx.a $(DATA_LIB_OBJ) tests/testutil.h tests/store_testutil.h tests/chunk_list.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(DATA_LIB_OBJ) $(BUILD)/libddx.a -lcriterion $(LDFLAGS) $(LDLIBS)
 
 # No Criterion: it cannot run under ThreadSanitizer (tests/race_stress.c)
-$(BUILD)/tests/race_%: tests/race_%.c $(BUILD)/libddx.a tests/testutil.h
+$(BUILD)/tests/race_%: tests/race_%.c $(BUILD)/libddx.a tests/testutil.h tests/chunk_list.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libddx.a $(LDFLAGS) $(LDLIBS)

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "chunk_impl.h"
+#include "chunk_list.h"
 #include "ddx.h"
 #include "hash_impl.h"
 #include "index.h"
@@ -177,34 +178,10 @@ static void scenario_index(void)
 
 /* ---- pipeline --------------------------------------------------------------- */
 
-typedef struct chunk_list {
-    pthread_mutex_t mu;
-    ddx_chunk *v;
-    size_t n, cap;
-} chunk_list;
-
-static void collect(void *ctx, const ddx_chunk *c)
-{
-    chunk_list *l = ctx;
-    pthread_mutex_lock(&l->mu);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 1024;
-        ddx_chunk *v = realloc(l->v, l->cap * sizeof *v);
-        if (!v)
-            abort();
-        l->v = v;
-    }
-    l->v[l->n++] = *c;
-    pthread_mutex_unlock(&l->mu);
-}
-
-static int by_position(const void *a, const void *b)
-{
-    const ddx_chunk *x = a, *y = b;
-    if (x->stream != y->stream)
-        return x->stream < y->stream ? -1 : 1;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
+/* This file's names for the shared chunk list (chunk_list.h). */
+typedef tu_chunks chunk_list;
+#define collect tu_chunks_add
+#define by_position tu_chunks_by_position
 
 /* The engine over the streams on backend be; 0 on success, the chunk list
  * sorted. */

@@ -13,35 +13,15 @@
 #include <unistd.h>
 
 #include "chunk_impl.h"
+#include "chunk_list.h"
 #include "ddx.h"
 #include "hash_impl.h"
 #include "testutil.h"
 
-typedef struct list {
-    pthread_mutex_t mu;
-    ddx_chunk *v;
-    size_t n, cap;
-} list;
-
-static void collect(void *ctx, const ddx_chunk *c)
-{
-    list *l = ctx;
-    pthread_mutex_lock(&l->mu);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 1024;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n++] = *c;
-    pthread_mutex_unlock(&l->mu);
-}
-
-static int chunk_cmp(const void *a, const void *b)
-{
-    const ddx_chunk *x = a, *y = b;
-    if (x->stream != y->stream)
-        return x->stream < y->stream ? -1 : 1;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
+/* This file's names for the shared chunk list (chunk_list.h). */
+typedef tu_chunks list;
+#define collect tu_chunks_add
+#define chunk_cmp tu_chunks_by_position
 
 typedef struct stream_in {
     const uint8_t *p;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chunk_list.h"
 #include "crc32c.h"
 #include "ddx.h"
 #include "store_fmt.h"
@@ -1221,24 +1222,9 @@ Test(store, gc_leaves_containers_that_open_readers_may_need)
 
 /* ---- metadata-only puts (fingerprint traces) ---------------------------------- */
 
-typedef struct chunk_list {
-    pthread_mutex_t mu;
-    ddx_chunk *v;
-    size_t n, cap;
-} chunk_list;
-
-static void collect_chunk(void *ctx, const ddx_chunk *c)
-{
-    chunk_list *l = ctx;
-    pthread_mutex_lock(&l->mu);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 1024;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-        cr_assert(l->v);
-    }
-    l->v[l->n++] = *c;
-    pthread_mutex_unlock(&l->mu);
-}
+/* This file's names for the shared chunk list (chunk_list.h). */
+typedef tu_chunks chunk_list;
+#define collect_chunk tu_chunks_add
 
 static int by_offset(const void *a, const void *b)
 {
