@@ -287,6 +287,41 @@ Test(store, moved_or_copied_store_keeps_its_own_metadata)
     free(f), free(fmeta), free(g);
 }
 
+/* A store with its metadata elsewhere, reached through a bind mount of its
+ * data directory (as a container runtime mounts it): the same directory
+ * under another path, not a copy, so writes through either path go on. */
+Test(store, bind_mounted_data_directory_is_not_a_copy)
+{
+    char *tmp = mktmp(), *x = store_path(tmp, "x"), *m = store_path(tmp, "m");
+    char *y = store_path(tmp, "y");
+    size_t n = 1u << 20;
+    uint8_t *v[2] = {version_bytes(tu_seed() + 31, 0, n), version_bytes(tu_seed() + 31, 3, n)};
+    init_store(x, m, 0);
+    put_into(x, v[0], n);
+    cr_assert_eq(mkdir(y, 0755), 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mount --bind '%s' '%s' 2>/dev/null", x, y);
+    if (system(cmd) != 0) {
+        rmrf(tmp);
+        cr_skip_test("mount --bind is not permitted here");
+    }
+    ddx_store *s;
+    char why[512];
+    int rc = ddx_store_open(&s, y, DDX_STORE_WRITE, why, sizeof why);
+    int prc = rc ? rc : ddx_store_put_mem(s, "v", v[1], n, NULL);
+    if (!rc)
+        ddx_store_close(s);
+    snprintf(cmd, sizeof cmd, "umount '%s'", y);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    cr_assert_eq(rc, 0, "open through the bind mount: %s", why);
+    cr_assert_eq(prc, 0, "put through the bind mount: %s", ddx_strerror(prc));
+    check_store(x, 2, v, n);
+    put_into(x, v[0], n); /* and through the first path again */
+    free(v[0]), free(v[1]);
+    rmrf(tmp);
+    free(tmp), free(x), free(m), free(y);
+}
+
 /* Feed a pipe with p[0, n) from a thread, in writes of varying odd sizes. */
 typedef struct pipe_job {
     int fd;

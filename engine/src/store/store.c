@@ -415,7 +415,11 @@ static int claim_meta(ddx_store *s, const uint8_t uuid[16])
     if (rc && rc != DDX_ENOENT)
         return rc;
     rc = 0;
-    if (owner && strcmp(owner, here)) {
+    /* the same directory under another path (a bind mount) is no copy */
+    struct stat a, b;
+    int same = owner && stat(owner, &a) == 0 && stat(here, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+    if (owner && !same) {
         uint8_t u[16];
         char *m = NULL, w[8];
         char there[PATH_MAX], mine[PATH_MAX];
@@ -428,7 +432,7 @@ static int claim_meta(ddx_store *s, const uint8_t uuid[16])
                       s->dir, owner, s->meta, owner);
         free(m);
     }
-    if (!rc && (!owner || strcmp(owner, here)))
+    if (!rc && !same)
         rc = owner_write(s->meta, uuid, here, s->err, sizeof s->err);
     free(owner);
     return rc;
