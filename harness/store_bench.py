@@ -121,6 +121,10 @@ def main():
     ap.add_argument("--restore-dir", default="/dev/shm/ddx-store-bench-restore",
                     help="where restores are written (tmpfs: the restore, not the disk, is timed)")
     a = ap.parse_args()
+    for opt, v, lo in (("--versions", a.versions, 1), ("--max-mb", a.max_mb, 1),
+                       ("--rounds", a.rounds, 0), ("--restore-reps", a.restore_reps, 1)):
+        if v < lo:
+            ap.error(f"{opt}: {v}: must be at least {lo}")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.chdir(root)
     files = sorted(glob.glob(os.path.join(a.data, "usr-*.tar")))[:a.versions]
