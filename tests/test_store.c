@@ -254,7 +254,15 @@ Test(store, moved_or_copied_store_keeps_its_own_metadata)
     copy_dir(x, y);
     cr_assert_eq(ddx_store_open(&s, y, DDX_STORE_WRITE, why, sizeof why), DDX_ESTATE);
     cr_assert(strstr(why, "a copy of the store at") && strstr(why, x), "%s", why);
-    check_store(y, 1, v, n); /* reading the copy harms nothing */
+    check_store(y, 1, v, n); /* reading the copy harms nothing, and says what it is */
+    s = open_store(y, DDX_STORE_READ);
+    cr_assert(strstr(ddx_store_recovery_note(s), "a copy of the store at") &&
+                  strstr(ddx_store_recovery_note(s), x),
+              "note: '%s'", ddx_store_recovery_note(s));
+    ddx_store_close(s);
+    s = open_store(x, DDX_STORE_READ);
+    cr_assert_str_empty(ddx_store_recovery_note(s), "the original is no copy");
+    ddx_store_close(s);
     cr_assert_eq(rename(x, z), 0);
     put_into(z, v[1], n); /* moved: followed */
     cr_assert_eq(ddx_store_open(&s, y, DDX_STORE_WRITE, why, sizeof why), DDX_ESTATE);

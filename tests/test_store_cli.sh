@@ -159,6 +159,9 @@ if $DDX get "$T/copy" onlycopy - 2>/dev/null | cmp -s - "$T/c.txt" &&
     ! $DDX ls "$S" | grep -q onlycopy && $DDX verify "$S" >/dev/null; then ok "a copied store is a store of its own"
 else bad "copied store: $($DDX ls "$S" 2>&1 | head -3)"; fi
 $DDX init "$T/ext" --meta "$T/extmeta" >/dev/null && cp -a "$T/ext" "$T/extcopy"
+if $DDX ls "$T/extcopy" 2>"$T/err" >/dev/null && grep -q "extcopy: a copy of the store at .*/ext, whose metadata it shares" "$T/err"; then
+    ok "reading a copy of a store with --meta elsewhere says it is a copy"
+else bad "ls of a copy: $(cat "$T/err")"; fi
 expect_err "copy of a store with --meta elsewhere" 1 "extcopy: a copy of the store at .*/ext, whose metadata \\(.*/extmeta\\) it shares" put "$T/extcopy" f "$T/c.txt"
 expect_err "init a non-empty directory" 1 "store: directory is not empty" init "$S"
 expect_err "unknown name" 1 "store: nope: no such name" get "$S" nope

@@ -359,7 +359,9 @@ DDX_API DDX_NODISCARD int ddx_store_open(ddx_store **out, const char *dir, unsig
 DDX_API const char *ddx_store_errmsg(const ddx_store *s);
 /* What open found and repaired ("" if nothing): an interrupted put's
  * uncommitted log tail and container bytes, discarded (write mode) or
- * ignored (read mode). */
+ * ignored (read mode); in read mode also that the data directory is a copy
+ * of another that shares its metadata (--meta elsewhere), which a writable
+ * open refuses (docs/format.md, "Owner file"). */
 DDX_API const char *ddx_store_recovery_note(const ddx_store *s);
 DDX_API void ddx_store_close(ddx_store *s); /* accepts NULL */
 

@@ -401,19 +401,25 @@ static int owner_read(ddx_store *s, const uint8_t uuid[16], char **dir)
     return rc;
 }
 
-/* A writable open of a store whose metadata is kept elsewhere: refuse a copy
- * of the data directory while the original is still there (both would log
- * to the one metadata directory, each with its own containers), and follow a
- * store that was moved by recording where it is now. */
-static int claim_meta(ddx_store *s, const uint8_t uuid[16])
+/* An open of a store whose metadata is kept elsewhere. A copy of the data
+ * directory, while the original is still there, shares the original's
+ * metadata: both would log to it, each with its own containers, so a
+ * writable open is refused, and a read-only one says in its note that the
+ * versions put to the original since the copy are not here. A writable
+ * open of a moved store records where it is now. Reads never fail here. */
+static int claim_meta(ddx_store *s, const uint8_t uuid[16], int writable)
 {
     char here[PATH_MAX];
     if (!realpath(s->dir, here))
-        return fail(s, errno, "%s: %s", s->dir, strerror(errno));
+        return writable ? fail(s, errno, "%s: %s", s->dir, strerror(errno)) : 0;
     char *owner;
     int rc = owner_read(s, uuid, &owner);
-    if (rc && rc != DDX_ENOENT)
-        return rc;
+    if (rc && rc != DDX_ENOENT) {
+        if (writable)
+            return rc;
+        s->err[0] = 0;
+        return 0;
+    }
     rc = 0;
     /* the same directory under another path (a bind mount) is no copy */
     struct stat a, b;
@@ -423,16 +429,24 @@ static int claim_meta(ddx_store *s, const uint8_t uuid[16])
         uint8_t u[16];
         char *m = NULL, w[8];
         char there[PATH_MAX], mine[PATH_MAX];
-        if (id_read(owner, u, &m, w, sizeof w) == 0 && !memcmp(u, uuid, 16) && m[0] == '/' &&
-            realpath(m, there) && realpath(s->meta, mine) && !strcmp(there, mine))
+        int copy = id_read(owner, u, &m, w, sizeof w) == 0 && !memcmp(u, uuid, 16) && m[0] == '/' &&
+                   realpath(m, there) && realpath(s->meta, mine) && !strcmp(there, mine);
+        if (copy && writable)
             rc = fail(s, DDX_ESTATE,
                       "%s: a copy of the store at %s, whose metadata (%s) it shares; writing "
                       "here would leave both stores with commits for chunks they do not hold: "
                       "write to %s, or move it away first",
                       s->dir, owner, s->meta, owner);
+        else if (copy) {
+            size_t nl = strlen(s->note);
+            snprintf(s->note + nl, sizeof s->note - nl,
+                     "%sa copy of the store at %.200s, whose metadata it shares: versions put "
+                     "there since the copy was made are not in this directory",
+                     nl ? "; " : "", owner);
+        }
         free(m);
     }
-    if (!rc && !same)
+    if (!rc && !same && writable)
         rc = owner_write(s->meta, uuid, here, s->err, sizeof s->err);
     free(owner);
     return rc;
@@ -1447,8 +1461,8 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
         rc = fail(s, DDX_ECORRUPT,
                   "%s/super: belongs to another store (uuid differs from %s/" ID_FILE ")", s->meta,
                   s->dir);
-    if (!rc && (flags & DDX_STORE_WRITE) && s->meta_elsewhere)
-        rc = claim_meta(s, uuid);
+    if (!rc && s->meta_elsewhere && (flags & DDX_STORE_WRITE))
+        rc = claim_meta(s, uuid, 1);
     if (!rc && (flags & DDX_STORE_WRITE) && s->meta_moved)
         rc = id_relative(s, uuid);
     if (!rc)
@@ -1492,6 +1506,8 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
         if (!rc && !(s->wbuf = malloc(WBUF)))
             rc = DDX_ENOMEM;
     }
+    if (!rc && s->meta_elsewhere && !(flags & DDX_STORE_WRITE))
+        rc = claim_meta(s, uuid, 0); /* last: its note must not be overwritten */
     if (rc) {
         if (why && wl)
             snprintf(why, wl, "%s", s->err[0] ? s->err : ddx_strerror(rc));
