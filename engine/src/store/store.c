@@ -221,8 +221,8 @@ static int name_ok(const char *name)
 #define ID_META_LOCAL "meta"
 #define OWNER_FILE "owner"
 
-/* Write a small file crash-safely: name.tmp, synced, renamed over name,
- * directory synced. A crash leaves the old file or the new one. */
+/* Write a file crash-safely: name.tmp, synced, renamed over name, directory
+ * synced. A crash leaves the old file or the new one. */
 static int write_file_atomic(const char *dir, const char *name, const uint8_t *b, size_t n,
                              char *why, size_t wl)
 {
@@ -241,7 +241,7 @@ static int write_file_atomic(const char *dir, const char *name, const uint8_t *b
         rc = errno;
     if (!rc)
         rc = ddx_io_pwrite_all(fd, b, n, 0);
-    if (!rc && io->fsync(fd))
+    if (!rc && io->fdatasync(fd))
         rc = errno;
     if (fd >= 0)
         close(fd);
@@ -974,26 +974,11 @@ static int ckpt_write(ddx_store *s)
     ddx_put64(b + 48, s->sb.next_chunk);
     ddx_put32(b + 56, (uint32_t)s->nvers);
     ddx_put32(b + 60, ddx_crc32c(0, b, 60));
-    char *tmp = path_join(s->meta, "ckpt.tmp"), *fin = path_join(s->meta, "ckpt");
-    const ddx_io *io = ddx_io_get();
-    int rc = tmp && fin ? 0 : DDX_ENOMEM, fd = -1;
-    if (!rc && (fd = io->open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-        rc = errno;
+    char why[8];
+    int rc = write_file_atomic(s->meta, "ckpt", b, (size_t)(q - b), why, sizeof why);
     if (!rc)
-        rc = ddx_io_pwrite_all(fd, b, (size_t)(q - b), 0);
-    if (!rc && io->fdatasync(fd))
-        rc = errno;
-    if (fd >= 0)
-        close(fd);
-    if (!rc && io->rename(tmp, fin))
-        rc = errno;
-    if (!rc)
-        rc = ddx_io_fsync_dir(s->meta);
-    if (rc && tmp)
-        (void)io->unlink(tmp);
-    else if (!rc)
         s->ckpt_off = s->sb.log_end;
-    free(tmp), free(fin), free(b);
+    free(b);
     return rc;
 }
 
