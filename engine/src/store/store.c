@@ -258,35 +258,20 @@ static int write_file_atomic(const char *dir, const char *name, const uint8_t *b
     return rc;
 }
 
-/* A path file's bytes (malloc'ed, *n long): the identity (DDX_ID_MAGIC,
- * the metadata's path) or the owner (DDX_OWNER_MAGIC, the data directory). */
-static uint8_t *pathf_bytes(const char *magic, const uint8_t uuid[16], const char *path, size_t *n)
+/* Write the path file dir/name crash-safely (write_file_atomic): the
+ * identity (DDX_ID_MAGIC, the metadata's path) or the owner
+ * (DDX_OWNER_MAGIC, the data directory). */
+static int pathf_write(const char *dir, const char *name, const char *magic, const uint8_t uuid[16],
+                       const char *path, char *why, size_t wl)
 {
     int id = !strcmp(magic, DDX_ID_MAGIC);
     ddx_pathf f = {id ? DDX_FMT_MAJOR : 1, id ? DDX_ID_MINOR : 0, {0}, path, 0};
     memcpy(f.uuid, uuid, 16);
-    return ddx_pathf_encode(magic, &f, n);
-}
-
-static int write_id_file(const char *dir, const uint8_t uuid[16], const char *meta, char *why,
-                         size_t wl)
-{
     size_t n;
-    uint8_t *b = pathf_bytes(DDX_ID_MAGIC, uuid, meta, &n);
-    char *p = path_join(dir, ID_FILE);
-    int rc = b && p ? 0 : DDX_ENOMEM;
-    int fd = rc ? -1 : ddx_io_get()->open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (!rc && fd < 0)
-        rc = errno;
-    if (!rc)
-        rc = ddx_io_pwrite_all(fd, b, n, 0);
-    if (!rc && ddx_io_get()->fsync(fd))
-        rc = errno;
-    if (fd >= 0)
-        close(fd);
-    if (rc)
-        snprintf(why, wl, "%s: %s", p ? p : dir, rc > 0 ? strerror(rc) : ddx_strerror(rc));
-    free(p);
+    uint8_t *b = ddx_pathf_encode(magic, &f, &n);
+    int rc = b ? write_file_atomic(dir, name, b, n, why, wl) : DDX_ENOMEM;
+    if (!b)
+        snprintf(why, wl, "%s/%s: %s", dir, name, ddx_strerror(rc));
     free(b);
     return rc;
 }
@@ -369,16 +354,6 @@ static int read_id_file(ddx_store *s, uint8_t uuid[16])
  * magic "DDXOWNER", u16 major 1, u16 minor 0, uuid[16], u16 path length, the
  * data directory's absolute path, u32 CRC-32C of everything before it. */
 
-static int owner_write(const char *meta, const uint8_t uuid[16], const char *dir, char *why,
-                       size_t wl)
-{
-    size_t n;
-    uint8_t *b = pathf_bytes(DDX_OWNER_MAGIC, uuid, dir, &n);
-    int rc = b ? write_file_atomic(meta, OWNER_FILE, b, n, why, wl) : DDX_ENOMEM;
-    free(b);
-    return rc;
-}
-
 /* META/owner's data directory (*dir malloc'ed), or DDX_ENOENT if there is
  * no owner file (metadata created before it existed). */
 static int owner_read(ddx_store *s, const uint8_t uuid[16], char **dir)
@@ -414,7 +389,9 @@ static int claim_meta(ddx_store *s, const uint8_t uuid[16], int writable)
         return writable ? fail(s, errno, "%s: %s", s->dir, strerror(errno)) : 0;
     char *owner;
     int rc = owner_read(s, uuid, &owner);
-    if (rc && rc != DDX_ENOENT) {
+    if (rc == DDX_ENOENT)
+        s->err[0] = 0; /* metadata from before owner files: not an error */
+    else if (rc) {
         if (writable)
             return rc;
         s->err[0] = 0;
@@ -447,19 +424,8 @@ static int claim_meta(ddx_store *s, const uint8_t uuid[16], int writable)
         free(m);
     }
     if (!rc && !same && writable)
-        rc = owner_write(s->meta, uuid, here, s->err, sizeof s->err);
+        rc = pathf_write(s->meta, OWNER_FILE, DDX_OWNER_MAGIC, uuid, here, s->err, sizeof s->err);
     free(owner);
-    return rc;
-}
-
-/* A writable open of a format 1.0 store whose identity holds its metadata's
- * absolute path: write it in the relative form (identity minor 1). */
-static int id_relative(ddx_store *s, const uint8_t uuid[16])
-{
-    size_t n;
-    uint8_t *b = pathf_bytes(DDX_ID_MAGIC, uuid, ID_META_LOCAL, &n);
-    int rc = b ? write_file_atomic(s->dir, ID_FILE, b, n, s->err, sizeof s->err) : DDX_ENOMEM;
-    free(b);
     return rc;
 }
 
@@ -1369,10 +1335,9 @@ int ddx_store_init(const char *dir, const ddx_store_params *p, char *why, size_t
             rel = absmeta[l] ? absmeta + l + 1 : ".";
     }
     if (!rc && !rel)
-        rc = owner_write(absmeta, sb.uuid, absdir, why, wl);
-    if (!rc && (rc = write_id_file(dir, sb.uuid, rel ? rel : absmeta, why, wl)) == 0 &&
-        (rc = ddx_io_fsync_dir(dir)) != 0)
-        snprintf(why, wl, "%s: fsync: %s", dir, strerror(rc));
+        rc = pathf_write(absmeta, OWNER_FILE, DDX_OWNER_MAGIC, sb.uuid, absdir, why, wl);
+    if (!rc) /* last: a directory without it is no store */
+        rc = pathf_write(dir, ID_FILE, DDX_ID_MAGIC, sb.uuid, rel ? rel : absmeta, why, wl);
     free(meta);
     free(data);
     free(sp);
@@ -1449,7 +1414,8 @@ int ddx_store_open(ddx_store **out, const char *dir, unsigned flags, char *why, 
     if (!rc && s->meta_elsewhere && (flags & DDX_STORE_WRITE))
         rc = claim_meta(s, uuid, 1);
     if (!rc && (flags & DDX_STORE_WRITE) && s->meta_moved)
-        rc = id_relative(s, uuid);
+        rc = pathf_write(s->dir, ID_FILE, DDX_ID_MAGIC, uuid, ID_META_LOCAL, s->err,
+                         sizeof s->err); /* a 1.0 identity, rewritten relative */
     if (!rc)
         rc = cfg_from_super(s);
     if (!rc && (rc = ddx_index_create(&s->ix, s->fp_size, 0)) == 0)
